@@ -1,0 +1,1 @@
+"""The running application: Slack surface, workflow engine, state, AWS operations, CLI."""

@@ -1,0 +1,1 @@
+"""AWS operations: IAM console password reset and domain-to-resources lookup."""

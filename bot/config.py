@@ -1,0 +1,129 @@
+"""Every knob in one place: a pydantic-settings class read from env (`LAUNCHPAD_*`), `.env`, and YAML.
+
+Precedence: init arguments > environment > `.env` > the YAML file named by `LAUNCHPAD_CONFIG_FILE`
+> defaults. Defaults run the whole tool on a fresh machine: SQLite, local git repositories, no
+Slack or cloud credentials. No other module reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from provisioners.platform import PlatformConfig
+
+
+class GitHubCredential(BaseModel):
+    """A token, or a GitHub App installation; one per environment (and organisation) keeps blast radius small."""
+
+    token: SecretStr | None = None
+    app_id: int | None = None
+    private_key: SecretStr | None = None
+    installation_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> GitHubCredential:
+        app = (self.app_id, self.private_key, self.installation_id)
+        if self.token is None and not all(v is not None for v in app):
+            raise ValueError("a GitHub credential needs a token, or app_id + private_key + installation_id")
+        return self
+
+
+class Settings(BaseSettings):
+    """LaunchPad settings. Nested fields use `__` in env names: LAUNCHPAD_PLATFORM__ORGANISATION=acme."""
+
+    model_config = SettingsConfigDict(env_prefix="LAUNCHPAD_", env_file=".env", env_nested_delimiter="__",
+                                      extra="ignore")
+
+    config_file: Path | None = Field(default=None, description="YAML file with any of these settings")
+    data_dir: Path = Field(default=Path(".launchpad"), description="SQLite file and local git repositories")
+    database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite in data_dir")
+    log_level: str = "INFO"
+    log_json: bool = Field(default=False, description="structured JSON logs (one object per line)")
+
+    # --- forge -------------------------------------------------------------------------------
+    forge: Literal["local", "github"] = Field(default="local", description="where pull requests are opened")
+    github_api_url: str = Field(default="https://api.github.com",
+                                validation_alias=AliasChoices("LAUNCHPAD_GITHUB_API_URL", "GITHUB_API_URL"),
+                                description="GitHub Enterprise: https://HOST/api/v3")
+    github_credentials: dict[str, GitHubCredential] = Field(
+        default_factory=dict,
+        description="per environment name (or 'default'); e.g. LAUNCHPAD_GITHUB_CREDENTIALS__PROD__TOKEN")
+    github_rate_limit_wait_cap_seconds: int = Field(default=300,
+                                                    description="longest wait for a primary rate-limit reset")
+    github_writes_per_minute: int = Field(default=60, description="pace content-creating calls (GitHub caps ~80)")
+    github_timeout_seconds: float = 15.0
+    github_max_retries: int = 5
+
+    # --- Slack -------------------------------------------------------------------------------
+    slack_bot_token: SecretStr | None = None
+    slack_app_token: SecretStr | None = Field(default=None, description="xapp- token for Socket Mode")
+    slack_signing_secret: SecretStr | None = Field(default=None, description="HTTP mode request verification")
+    slack_api_url: str = Field(default="https://slack.com/api/",
+                               description="Web API base URL (tests point it at a local server)")
+    requests_channel: str = Field(default="", description="channel id where request threads live")
+    sre_usergroup: str = Field(default="", description="Slack user group id of the approvers (SRE)")
+    sre_users: list[str] = Field(default_factory=list, description="extra approver user ids (and the CLI's SRE)")
+    usergroup_cache_seconds: int = 300
+    http_host: str = "0.0.0.0"
+    http_port: int = 3000
+
+    # --- workflow ----------------------------------------------------------------------------
+    approval_policy_file: Path | None = Field(default=None, description="YAML approval rules; default built in")
+    worker_lease_seconds: int = Field(default=120, description="a step whose worker is silent this long is reclaimed")
+    worker_poll_seconds: float = 2.0
+    step_max_attempts: int = Field(default=6, description="transient failures retried this many times")
+    step_backoff_base_seconds: float = 5.0
+    step_backoff_max_seconds: float = 900.0
+    ttl_reminder_hours: int = Field(default=24, description="remind the owner this long before expiry")
+    auto_merge_local: bool = Field(default=True, description="local forge only: merge PRs as the demo proceeds")
+
+    # --- AWS ---------------------------------------------------------------------------------
+    aws_region: str = "eu-west-1"
+    aws_endpoint_url: str | None = Field(default=None, description="tests point boto3 at a local moto server")
+    iam_user_map: dict[str, str] = Field(default_factory=dict, description="email -> IAM user name")
+    iam_user_email_tag: str = Field(default="email", description="IAM user tag holding the owner's email")
+    password_resets_per_hour: int = 3
+    lookup_cache_seconds: int = 300
+
+    # --- what gets generated -------------------------------------------------------------------
+    platform: PlatformConfig = Field(default_factory=PlatformConfig)
+    templates_dir: Path | None = Field(default=None, description="override the bundled templates/")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, dotenv_settings, _YamlSource(settings_cls), file_secret_settings)
+
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'launchpad.db'}"
+
+    def slack_configured(self) -> bool:
+        return self.slack_bot_token is not None
+
+
+class _YamlSource(PydanticBaseSettingsSource):
+    """Reads the YAML file named by LAUNCHPAD_CONFIG_FILE (or config_file passed at init)."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = self.current_state.get("config_file") or os.environ.get("LAUNCHPAD_CONFIG_FILE")
+        if not path:
+            return {}
+        data = yaml.safe_load(Path(path).read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of settings at the top level")
+        return data

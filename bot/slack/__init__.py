@@ -1,0 +1,1 @@
+"""Slack surface: thin listeners and pure Block Kit view builders."""

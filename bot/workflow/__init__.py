@@ -1,0 +1,1 @@
+"""Requests, steps, the state machine, approval policy and TTL lifecycle."""

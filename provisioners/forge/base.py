@@ -1,0 +1,67 @@
+"""The one interface every git host implements (Atlantis' vcs.Client, reduced to what we need).
+
+A change is found by its idempotency key (`launchpad/<key>` branch), so a step that runs twice finds
+its own work instead of creating a second branch or PR. Implementations: `github.GitHubForge`
+(PyGithub, Git Data API) and `local.LocalForge` (plain git repositories on disk).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from pydantic import BaseModel, Field
+
+from provisioners.changeset import ChangeSet
+
+
+class ChangeState(StrEnum):
+    OPEN = "open"
+    MERGED = "merged"
+    CLOSED = "closed"
+
+
+class Change(BaseModel):
+    """A pull request (or its local equivalent) as the workflow sees it."""
+
+    repo: str = Field(description="repository name as the forge knows it ('owner/repo' or folder name)")
+    key: str = Field(description="idempotency key; the branch is 'launchpad/<key>'")
+    branch: str
+    number: int
+    url: str
+    state: ChangeState
+    head_sha: str
+    base_branch: str = "main"
+    merge_sha: str | None = None
+    wrote: bool = Field(default=False, description="False when this call found everything already done")
+
+
+def branch_for(key: str) -> str:
+    return f"launchpad/{key}"
+
+
+@runtime_checkable
+class Forge(Protocol):
+    """Open, find, read and close changes; never decides what to write."""
+
+    def open_change(self, repo: str, key: str, changeset: ChangeSet, *, title: str, body: str,
+                    labels: list[str] | None = None, base_branch: str = "main") -> Change:
+        """Create or find the branch, commit and PR for `key`; idempotent; raises ConflictError when
+        another commit on the base branch touched one of the change set's paths since we branched."""
+        ...
+
+    def get_change(self, repo: str, key: str) -> Change | None:
+        """The change for `key`, or None when nothing was opened yet."""
+        ...
+
+    def close_change(self, repo: str, key: str) -> None:
+        """Close the PR without merging (idempotent; a no-op when already closed or merged)."""
+        ...
+
+    def read_file(self, repo: str, path: str, ref: str = "main") -> str | None:
+        """Content of a file on `ref`, or None when absent (used by edits of shared files)."""
+        ...
+
+    def list_files(self, repo: str, prefix: str = "", ref: str = "main") -> list[str]:
+        """Paths under `prefix` on `ref` (used by delete and bulk to find what exists)."""
+        ...

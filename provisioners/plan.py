@@ -1,0 +1,67 @@
+"""Plan a request: run each provisioner the blueprint names and check every file before it leaves.
+
+Providers are listed by hand in `PROVISIONERS` (one place, duplicates impossible); order matters:
+creation goes infra -> values -> gitops -> service repo, deletion the other way round, with IAM last.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+
+from provisioners import argocd, ci, helm, terragrunt
+from provisioners.bindings import Bindings
+from provisioners.blueprint import TEMPLATES_DIR, Blueprint, BlueprintRegistry
+from provisioners.changeset import ChangeSet
+from provisioners.platform import PlatformConfig
+from provisioners.render import check_file
+from provisioners.spec import ServiceSpec
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What every renderer needs besides the spec; all pure data."""
+
+    platform: PlatformConfig
+    blueprints: BlueprintRegistry
+    bindings: Bindings = field(default_factory=Bindings)
+    templates_dir: Path = TEMPLATES_DIR
+
+    def blueprint(self, spec: ServiceSpec) -> Blueprint:
+        return self.blueprints.get(spec.blueprint)
+
+
+# provisioner id -> module with render(spec, ctx) -> ChangeSet and render_delete(spec, ctx, envs) -> list
+PROVISIONERS: dict[str, ModuleType] = {
+    "terragrunt": terragrunt,
+    "helm": helm,
+    "argocd": argocd,
+    "ci": ci,
+}
+CREATE_ORDER = ("terragrunt", "helm", "argocd", "ci")
+DELETE_ORDER = ("argocd", "helm", "terragrunt", "ci")
+
+
+def plan(spec: ServiceSpec, ctx: RenderContext) -> list[ChangeSet]:
+    """Change sets that create (or update) the service, in delivery order."""
+    wanted = set(ctx.blueprint(spec).provisioners)
+    changesets = [PROVISIONERS[p].render(spec, ctx) for p in CREATE_ORDER if p in wanted]
+    return [_checked(cs) for cs in changesets if not cs.is_empty()]
+
+
+def plan_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str] | None = None) -> list[ChangeSet]:
+    """Change sets that remove exactly what `plan` created for `envs` (all when None), in teardown order."""
+    envs = envs or [e.name for e in spec.environments]
+    wanted = set(ctx.blueprint(spec).provisioners)
+    out: list[ChangeSet] = []
+    for p in DELETE_ORDER:
+        if p in wanted:
+            out.extend(PROVISIONERS[p].render_delete(spec, ctx, envs))
+    return [_checked(cs) for cs in out if not cs.is_empty()]
+
+
+def _checked(cs: ChangeSet) -> ChangeSet:
+    for path, content in cs.files.items():
+        check_file(path, content)
+    return cs

@@ -1,0 +1,142 @@
+"""What the platform team configures: teams, environments, repositories, module sources.
+
+These are plain pydantic models so renderers can take them without importing `bot`. `bot.config`
+embeds a `PlatformConfig` in its settings and loads it from env / .env / YAML.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+STANDARD_ENVIRONMENTS = ("devel", "alpha", "prod")
+
+
+class Team(BaseModel):
+    """A team owns services; its Argo CD project and RBAC are scoped to it."""
+
+    name: str
+    slack_group: str = Field(default="", description="Slack user group id whose members belong to the team")
+    sso_group: str = Field(default="", description="SSO/OIDC group bound to the team's Argo CD role")
+    namespaces: list[str] = Field(default_factory=list,
+                                  description="namespaces the team may deploy to; default: '<team>-*'")
+
+
+class EnvironmentTarget(BaseModel):
+    """Where an environment lives in AWS and Kubernetes."""
+
+    account_id: str = "111111111111"
+    region: str = "eu-west-1"
+    hosted_zone: str = Field(default="example.com", description="public zone for this environment's domains")
+    vpc_id: str = "vpc-00000000000000000"
+    vpc_cidr: str = "10.0.0.0/16"
+    alb_listener_arn: str = Field(
+        default="arn:aws:elasticloadbalancing:eu-west-1:111111111111:listener/app/shared/0/0",
+        description="HTTPS listener of the environment's shared ALB (host-header rules are added to it)",
+    )
+    alb_dns_name: str = Field(default="shared-alb.eu-west-1.elb.amazonaws.com",
+                              description="DNS name of the shared ALB (Route53 alias target)")
+    alb_zone_id: str = Field(default="Z32O12XQLNTSW2", description="canonical hosted zone id of the shared ALB")
+    alb_security_group_id: str = Field(default="sg-0000000000000000a",
+                                       description="the shared ALB's security group (allowed to reach pods)")
+    cluster_name: str = "eks-main"
+    cluster_oidc_provider_arn: str = Field(
+        default="arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE")
+    argocd_destination: str = Field(default="https://kubernetes.default.svc",
+                                    description="Argo CD destination server for this environment")
+
+
+class ModuleSource(BaseModel):
+    """A pinned Terraform module: `source` + `version` (registry) or a git URL with ?ref=."""
+
+    source: str
+    version: str = ""
+
+    def terraform_source(self) -> str:
+        """The string for a terragrunt `terraform { source = ... }` block."""
+        if self.version and self.source.startswith(("git::", "github.com", "https://")):
+            sep = "&" if "?" in self.source else "?"
+            return f"{self.source}{sep}ref={self.version}"
+        if self.version:
+            return f"tfr:///{self.source}?version={self.version}"
+        return self.source
+
+
+def _default_modules() -> dict[str, ModuleSource]:
+    return {
+        "ecr": ModuleSource(source="terraform-aws-modules/ecr/aws", version="3.2.0"),
+        "security_group": ModuleSource(source="terraform-aws-modules/security-group/aws", version="5.3.1"),
+        "alb": ModuleSource(source="terraform-aws-modules/alb/aws", version="10.5.0"),
+        "iam_role": ModuleSource(
+            source="terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts", version="6.5.0"),
+        "iam_policy": ModuleSource(source="terraform-aws-modules/iam/aws//modules/iam-policy", version="6.5.0"),
+        "route53": ModuleSource(source="terraform-aws-modules/route53/aws", version="6.4.0"),
+        "s3": ModuleSource(source="terraform-aws-modules/s3-bucket/aws", version="5.15.4"),
+        "rds": ModuleSource(source="terraform-aws-modules/rds/aws", version="7.2.0"),
+        "elasticache": ModuleSource(source="terraform-aws-modules/elasticache/aws", version="1.10.3"),
+    }
+
+
+class Repository(BaseModel):
+    """A target repository: `name` is 'owner/repo' on GitHub, or a folder name for the local forge."""
+
+    name: str
+    base_branch: str = "main"
+    root: str = Field(default="", description="subdirectory inside the repository where LaunchPad writes")
+
+
+def _default_repositories() -> dict[str, Repository]:
+    return {
+        "infra": Repository(name="platform/infra-live"),
+        "values": Repository(name="platform/k8s-values"),
+        "gitops": Repository(name="platform/gitops"),
+        "service": Repository(name="{team}/{service}",
+                              root=""),
+    }
+
+
+class StateBackend(BaseModel):
+    """Terragrunt remote state: one S3 bucket + DynamoDB lock table per account."""
+
+    bucket: str = "{account_id}-terraform-state"
+    lock_table: str = "terraform-locks"
+    region: str = "eu-west-1"
+
+
+class PlatformConfig(BaseModel):
+    """Everything a renderer needs to know about the platform; all fields have working defaults."""
+
+    organisation: str = Field(default="example", description="prefix for globally unique names (S3 buckets)")
+    teams: dict[str, Team] = Field(default_factory=lambda: {
+        "search": Team(name="search", sso_group="search-devs"),
+        "payments": Team(name="payments", sso_group="payments-devs"),
+        "platform": Team(name="platform", sso_group="sre"),
+    })
+    environments: dict[str, EnvironmentTarget] = Field(default_factory=lambda: {
+        "devel": EnvironmentTarget(account_id="111111111111", hosted_zone="devel.example.com"),
+        "alpha": EnvironmentTarget(account_id="222222222222", hosted_zone="alpha.example.com"),
+        "prod": EnvironmentTarget(account_id="333333333333", hosted_zone="example.com"),
+    })
+    temporary_environment_base: str = Field(
+        default="devel", description="standard environment whose account/cluster temporary ones live in")
+    hosted_zones: list[str] = Field(default_factory=lambda: ["example.com"],
+                                    description="zones a service domain may sit in (subdomains included)")
+    repositories: dict[str, Repository] = Field(default_factory=_default_repositories)
+    modules: dict[str, ModuleSource] = Field(default_factory=_default_modules)
+    state: StateBackend = Field(default_factory=StateBackend)
+    chart_repo_url: str = Field(default="https://github.com/platform/launchpad-chart.git",
+                                description="git URL of the SRE-owned service chart")
+    chart_path: str = "chart"
+    chart_revision: str = "v1.0.0"
+    image_registry: str = Field(default="",
+                                description="ECR registry host; default '<account>.dkr.ecr.<region>.amazonaws.com'")
+    max_ttl_hours: int = Field(default=24 * 14, description="longest TTL a temporary environment may have")
+    default_ttl_hours: int = 72
+    infra_path: str = "{account_id}/{region}/{env}/{service}/{component}"
+    values_path: str = "services/{service}"
+    gitops_path: str = "teams/{team}"
+
+    def target_for(self, env: str) -> EnvironmentTarget:
+        """Temporary environments live in the base environment's account and cluster."""
+        if env in self.environments:
+            return self.environments[env]
+        return self.environments[self.temporary_environment_base]

@@ -1,0 +1,140 @@
+"""One Jinja2 environment for every template, and the filters that make user text safe in HCL and YAML.
+
+User text never reaches a template raw: templates use `| hcl` for every HCL value and build YAML
+from Python data with `to_yaml` (never string concatenation). Every generated file is parsed back
+before it leaves (`check_file`), so a renderer bug fails a test, not a `terragrunt apply`.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import hcl2
+import jinja2
+import yaml
+
+from provisioners.blueprint import TEMPLATES_DIR
+
+
+class _HclRaw(str):
+    """An HCL expression (reference, function call) that must be emitted as-is, never quoted."""
+
+
+def hcl_expr(expression: str) -> _HclRaw:
+    """Mark a trusted, renderer-built expression such as `dependency.sg.outputs.security_group_id`."""
+    return _HclRaw(expression)
+
+
+def hcl_string(value: str) -> str:
+    """Encode text as an HCL quoted string: escapes, and `${`/`%{` made inert so no template is evaluated."""
+    out = []
+    for ch in value:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch == '"':
+            out.append('\\"')
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    # `$${` is HCL's documented escape, but python-hcl2 mis-lexes it; `\u0024{` is equally inert in
+    # HCL (the template scanner looks for `${` in the raw text) and both parsers decode it to `${`.
+    text = "".join(out).replace("${", "\\u0024{").replace("%{", "\\u0025{")
+    return f'"{text}"'
+
+
+def hcl(value: Any, indent: int = 0) -> str:
+    """Encode a Python value (str, int, bool, None, list, dict) as an HCL expression."""
+    pad = "  " * indent
+    if isinstance(value, _HclRaw):
+        return str(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if isinstance(value, str):
+        return hcl_string(value)
+    if isinstance(value, list | tuple):
+        if not value:
+            return "[]"
+        items = ",\n".join(f"{pad}  {hcl(v, indent + 1)}" for v in value)
+        return f"[\n{items},\n{pad}]"
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        width = max(len(_hcl_key(k)) for k in value)
+        lines = [f"{pad}  {_hcl_key(k).ljust(width)} = {hcl(v, indent + 1)}" for k, v in value.items()]
+        return "{\n" + "\n".join(lines) + f"\n{pad}}}"
+    raise TypeError(f"cannot encode {type(value).__name__} as HCL")
+
+
+def _hcl_key(key: Any) -> str:
+    key = str(key)
+    if key.replace("_", "a").replace("-", "a").isalnum() and not key[0].isdigit():
+        return key
+    return hcl_string(key)
+
+
+def to_yaml(data: Any) -> str:
+    """Serialise data as YAML; quoting is the emitter's job, so no user text can add a key."""
+    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
+
+
+def to_json(data: Any) -> str:
+    return json.dumps(data, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+
+
+@cache
+def environment(templates_dir: Path = TEMPLATES_DIR) -> jinja2.Environment:
+    """The one cached Jinja environment; StrictUndefined turns a typo into an error, not an empty string."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+    env.filters["hcl"] = hcl
+    env.filters["hcl_string"] = hcl_string
+    env.filters["to_yaml"] = to_yaml
+    env.filters["to_json"] = to_json
+    return env
+
+
+def render_template(name: str, templates_dir: Path = TEMPLATES_DIR, **context: Any) -> str:
+    return environment(templates_dir).get_template(name).render(**context)
+
+
+def parse_hcl(content: str) -> dict[str, Any]:
+    """Parse HCL into plain Python values (strings unquoted and unescaped), for checks and tests."""
+    options = hcl2.SerializationOptions(strip_string_quotes=True, with_comments=False)
+    return hcl2.loads(content, serialization_options=options)
+
+
+class GeneratedFileError(ValueError):
+    """A generated file does not parse; always a LaunchPad bug, never the user's."""
+
+
+def check_file(path: str, content: str) -> None:
+    """Parse a generated file back by its extension; raise GeneratedFileError when it does not parse."""
+    try:
+        if path.endswith(".hcl") or path.endswith(".tf"):
+            parse_hcl(content)
+        elif path.endswith((".yaml", ".yml")):
+            list(yaml.safe_load_all(content))
+        elif path.endswith(".json"):
+            json.loads(content)
+    except Exception as exc:
+        raise GeneratedFileError(f"generated {path} does not parse: {exc}") from exc

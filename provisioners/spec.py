@@ -1,0 +1,377 @@
+"""ServiceSpec: what a developer asks for, validated at the edge with messages that say how to fix it.
+
+Validation that needs the platform (known teams, hosted zones, TTL maximum) reads a `PlatformConfig`
+and a `BlueprintRegistry` from the pydantic validation context; `parse_spec` is the one entry point
+the CLI, the Slack modal and the workflow use, and it turns every error into `field -> message`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from provisioners.blueprint import Blueprint, BlueprintRegistry
+from provisioners.errors import InvalidSpecError
+from provisioners.platform import STANDARD_ENVIRONMENTS, PlatformConfig
+
+DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
+TEMP_ENV = re.compile(r"^tmp-[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?$")
+HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+CPU = re.compile(r"^([1-9][0-9]{0,4}m|[0-9]{1,3}(\.[0-9]{1,3})?)$")
+MEMORY = re.compile(r"^[1-9][0-9]{0,5}(Mi|Gi)$")
+IMAGE = re.compile(
+    r"^(?:(?P<registry>[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:[0-9]{1,5})?)/)?"
+    r"(?P<path>[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*)"
+    r"(:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?(@sha256:[a-f0-9]{64})?$"
+)
+IAM_POLICY_ARN = re.compile(r"^arn:aws:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9+=,.@_/-]{1,128}$")
+CIDR = re.compile(r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$")
+FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+TARGET_GROUP_MAX = 32
+IAM_ROLE_MAX = 64
+BUCKET_MAX = 63
+ELASTICACHE_MAX = 40
+RDS_MAX = 63
+DESCRIPTION_MAX = 500
+PORT_RESERVED = {8081: "the nginx sidecar", 9601: "the filebeat sidecar's monitoring endpoint"}
+
+
+class FieldProblem(ValueError):
+    """A cross-field error that still belongs to one field (so a modal can show it inline)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class S3Spec(BaseModel):
+    versioning: bool = True
+
+
+class RdsSpec(BaseModel):
+    engine: str = Field(default="postgres", pattern="^(postgres|mysql)$")
+    engine_version: str = Field(default="16", pattern=r"^[0-9]+(\.[0-9]+)*$")
+    instance_class: str = Field(default="db.t4g.micro", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
+    allocated_storage: int = Field(default=20, ge=20, le=1000)
+
+
+class ElastiCacheSpec(BaseModel):
+    node_type: str = Field(default="cache.t4g.micro", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
+    engine_version: str = Field(default="7.1", pattern=r"^[0-9]+(\.[0-9]+)*$")
+
+
+class Components(BaseModel):
+    """Optional infrastructure a developer may add; None means absent."""
+
+    s3: S3Spec | None = None
+    rds: RdsSpec | None = None
+    elasticache: ElastiCacheSpec | None = None
+
+    def enabled(self) -> list[str]:
+        return [name for name in ("s3", "rds", "elasticache") if getattr(self, name) is not None]
+
+
+class EnvironmentSpec(BaseModel):
+    """One environment of a service; temporary ones (`tmp-<slug>`) carry a TTL in hours."""
+
+    name: str
+    ttl_hours: int | None = Field(default=None, description="temporary environments only")
+    replicas: int | None = Field(default=None, ge=0, le=50)
+    domain: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if v in STANDARD_ENVIRONMENTS or TEMP_ENV.match(v):
+            return v
+        raise ValueError(
+            f"environment {v!r} is not one of devel, alpha, prod, or a temporary 'tmp-<slug>' "
+            "(slug: 1-8 lowercase letters, digits or hyphens, e.g. tmp-pr42)"
+        )
+
+    @property
+    def temporary(self) -> bool:
+        return self.name.startswith("tmp-")
+
+    @model_validator(mode="after")
+    def _ttl(self, info: ValidationInfo) -> EnvironmentSpec:
+        platform = _platform(info)
+        if self.temporary:
+            if self.ttl_hours is None:
+                raise ValueError(f"temporary environment {self.name!r} needs ttl_hours (e.g. 72)")
+            if not 1 <= self.ttl_hours <= platform.max_ttl_hours:
+                raise ValueError(f"ttl_hours {self.ttl_hours} is out of range; use 1 to {platform.max_ttl_hours}")
+        elif self.ttl_hours is not None:
+            raise ValueError(f"{self.name} is permanent; remove ttl_hours or use a tmp-<slug> environment")
+        return self
+
+
+class ResourceNames(BaseModel):
+    """Every AWS/Kubernetes name derived from a service in one environment, computed in one place."""
+
+    prefix: str
+    target_group: str
+    iam_role: str
+    security_group: str
+    ecr_repository: str
+    bucket: str
+    rds: str
+    elasticache: str
+    namespace: str
+    service_account: str
+
+
+class ServiceSpec(BaseModel):
+    """A service request as the developer fills it in (modal, YAML file or CLI)."""
+
+    name: str = Field(description="DNS-1123 label: lowercase letters, digits, hyphens")
+    team: str
+    blueprint: str = "web-service"
+    description: str = Field(default="", description="free text; reaches tags, annotations and PR bodies")
+    environments: list[EnvironmentSpec]
+    image: str | None = Field(default=None, description="image reference; default: the service's ECR repository")
+    port: int | None = None
+    health_check_path: str | None = None
+    cpu: str | None = None
+    memory: str | None = None
+    domain: str | None = Field(default=None, description="production domain; other environments derive theirs")
+    components: Components = Field(default_factory=Components)
+    iam_policy_arns: list[str] = Field(default_factory=list, description="extra managed policies for the role")
+    ingress_cidrs: list[str] = Field(default_factory=list, description="extra CIDRs allowed to reach the pods")
+    owner: str = Field(default="", description="who asked: Slack user id or email")
+
+    model_config = {"extra": "forbid"}
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not v:
+            raise ValueError("service name is empty; use lowercase letters, digits and hyphens, e.g. ranking-web")
+        if len(v) > 63 or not DNS_LABEL.match(v):
+            raise ValueError(
+                f"service name {v!r} is not a DNS-1123 label: start with a letter, use only lowercase "
+                "letters, digits and hyphens, end with a letter or digit (e.g. ranking-web)"
+            )
+        return v
+
+    @field_validator("team")
+    @classmethod
+    def _team(cls, v: str, info: ValidationInfo) -> str:
+        teams = _platform(info).teams
+        if v not in teams:
+            raise ValueError(f"unknown team {v!r}; choose one of: {', '.join(sorted(teams))}")
+        return v
+
+    @field_validator("blueprint")
+    @classmethod
+    def _blueprint(cls, v: str, info: ValidationInfo) -> str:
+        registry = _registry(info)
+        if v not in registry:
+            known = ", ".join(bp.id for bp in registry.all())
+            raise ValueError(f"unknown blueprint {v!r}; choose one of: {known}")
+        return v
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, v: str) -> str:
+        if len(v) > DESCRIPTION_MAX:
+            raise ValueError(f"description is {len(v)} characters; keep it to {DESCRIPTION_MAX}")
+        if FORBIDDEN_CONTROL.search(v):
+            raise ValueError("description contains control characters; use plain text (newlines are fine)")
+        return v
+
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, v: list[EnvironmentSpec]) -> list[EnvironmentSpec]:
+        if not v:
+            raise ValueError("choose at least one environment (devel, alpha, prod or tmp-<slug>)")
+        names = [e.name for e in v]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"environment {', '.join(dupes)} is listed twice; list each environment once")
+        order = {"devel": 0, "alpha": 1, "prod": 2}
+        return sorted(v, key=lambda e: (order.get(e.name, 3), e.name))
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        if v is not None and (len(v) > 255 or not IMAGE.match(v)):
+            raise ValueError(
+                f"image {v!r} is not a valid image reference; use registry/repository:tag, "
+                "e.g. 111111111111.dkr.ecr.eu-west-1.amazonaws.com/ranking-web:1.4.2"
+            )
+        return v
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, v: int | None) -> int | None:
+        if v is None:
+            return v
+        if not 1 <= v <= 65535:
+            raise ValueError(f"port {v} is out of range; use the container port your app listens on (1-65535)")
+        if v in PORT_RESERVED:
+            raise ValueError(f"port {v} is used by {PORT_RESERVED[v]}; listen on another port, e.g. 8080")
+        return v
+
+    @field_validator("health_check_path")
+    @classmethod
+    def _health(cls, v: str | None) -> str | None:
+        if v is not None and not re.match(r"^/[A-Za-z0-9._~/-]{0,200}$", v):
+            raise ValueError(f"health check path {v!r} must start with '/' and use URL path characters")
+        return v
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: str | None) -> str | None:
+        if v is not None and not CPU.match(v):
+            raise ValueError(f"cpu {v!r} is not a Kubernetes CPU quantity; use millicores like 250m or cores like 1")
+        return v
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        if v is not None and not MEMORY.match(v):
+            raise ValueError(f"memory {v!r} is not a quantity; use Mi or Gi, e.g. 512Mi or 2Gi")
+        return v
+
+    @field_validator("iam_policy_arns")
+    @classmethod
+    def _policies(cls, v: list[str]) -> list[str]:
+        for arn in v:
+            if not IAM_POLICY_ARN.match(arn):
+                raise ValueError(f"{arn!r} is not an IAM policy ARN (arn:aws:iam::<account>:policy/<name>)")
+        return sorted(set(v))
+
+    @field_validator("ingress_cidrs")
+    @classmethod
+    def _cidrs(cls, v: list[str]) -> list[str]:
+        for cidr in v:
+            if not CIDR.match(cidr) or any(int(o) > 255 for o in cidr.split("/")[0].split(".")):
+                raise ValueError(f"{cidr!r} is not an IPv4 CIDR like 10.20.0.0/16")
+        return sorted(set(v))
+
+    @model_validator(mode="after")
+    def _cross_field(self, info: ValidationInfo) -> ServiceSpec:
+        platform = _platform(info)
+        blueprint = _registry(info).get(self.blueprint)
+        for comp in self.components.enabled():
+            if comp not in blueprint.components:
+                raise FieldProblem(f"components.{comp}",
+                                   f"blueprint {blueprint.id} has no {comp} component; remove it or pick another")
+        for env in self.environments:
+            names = self.names(env.name, platform)
+            checks = [
+                ("target group name", names.target_group, TARGET_GROUP_MAX, "target_group" in blueprint.components),
+                ("IAM role name", names.iam_role, IAM_ROLE_MAX, True),
+                ("S3 bucket name", names.bucket, BUCKET_MAX, self.components.s3 is not None),
+                ("ElastiCache id", names.elasticache, ELASTICACHE_MAX, self.components.elasticache is not None),
+                ("RDS identifier", names.rds, RDS_MAX, self.components.rds is not None),
+            ]
+            for label, value, limit, applies in checks:
+                if applies and len(value) > limit:
+                    room = len(self.name) - (len(value) - limit)
+                    raise FieldProblem(
+                        "name",
+                        f"service name {self.name!r} is {len(self.name)} characters; in {env.name} it makes the "
+                        f"{label} {value!r} ({len(value)} characters) but AWS allows {limit} — use at most "
+                        f"{max(room, 1)} characters"
+                    )
+        if blueprint.needs_domain:
+            for env in self.environments:
+                domain = self.domain_for(env.name, platform)
+                field = "domain" if env.domain is None else f"environments.{env.name}.domain"
+                _check_domain(domain, platform, env.name, field)
+        elif self.domain or any(e.domain for e in self.environments):
+            raise FieldProblem("domain", f"blueprint {blueprint.id} serves no HTTP traffic; remove the domain")
+        return self
+
+    # --- derived values (pure; used by every renderer) -------------------------------------------
+    def environment(self, name: str) -> EnvironmentSpec:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+    def names(self, env: str, platform: PlatformConfig) -> ResourceNames:
+        prefix = f"{env}-{self.name}"
+        return ResourceNames(
+            prefix=prefix,
+            target_group=f"{prefix}-tg",
+            iam_role=f"{prefix}-irsa",
+            security_group=f"{prefix}-pods",
+            ecr_repository=f"{self.team}/{self.name}",
+            bucket=f"{platform.organisation}-{prefix}",
+            rds=prefix,
+            elasticache=prefix,
+            namespace=f"{self.team}-{env}",
+            service_account=self.name,
+        )
+
+    def domain_for(self, env: str, platform: PlatformConfig) -> str:
+        for e in self.environments:
+            if e.name == env and e.domain:
+                return e.domain
+        if env == "prod" and self.domain:
+            return self.domain
+        zone = platform.target_for(env).hosted_zone
+        if env.startswith("tmp-"):
+            return f"{self.name}-{env}.{zone}"
+        return f"{self.name}.{zone}"
+
+
+def _check_domain(domain: str, platform: PlatformConfig, env: str, field: str) -> None:
+    if not HOSTNAME.match(domain):
+        raise FieldProblem(field, f"domain {domain!r} for {env} is not a valid lowercase hostname "
+                                  "(e.g. ranking.example.com)")
+    zones = sorted(set(platform.hosted_zones) | {t.hosted_zone for t in platform.environments.values()})
+    if not any(domain == z or domain.endswith("." + z) for z in zones):
+        raise FieldProblem(field, f"domain {domain!r} for {env} is outside the hosted zones; "
+                                  f"use a name under: {', '.join(zones)}")
+
+
+def _platform(info: ValidationInfo) -> PlatformConfig:
+    ctx = info.context or {}
+    platform = ctx.get("platform")
+    return platform if isinstance(platform, PlatformConfig) else PlatformConfig()
+
+
+def _registry(info: ValidationInfo) -> BlueprintRegistry:
+    ctx = info.context or {}
+    registry = ctx.get("blueprints")
+    return registry if isinstance(registry, BlueprintRegistry) else BlueprintRegistry.load()
+
+
+def parse_spec(data: Any, platform: PlatformConfig, blueprints: BlueprintRegistry) -> ServiceSpec:
+    """Validate raw input into a ServiceSpec or raise InvalidSpecError(field -> message)."""
+    if not isinstance(data, dict):
+        raise InvalidSpecError({"spec": "expected a mapping of fields (name, team, environments, ...)"})
+    try:
+        return ServiceSpec.model_validate(data, context={"platform": platform, "blueprints": blueprints})
+    except ValidationError as exc:
+        errors: dict[str, str] = {}
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err["loc"]) or "spec"
+            problem = (err.get("ctx") or {}).get("error")
+            if isinstance(problem, FieldProblem):
+                loc = problem.field
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "missing":
+                msg = "is required"
+            elif err["type"] == "extra_forbidden":
+                msg = "is not a known field; check the spelling (see examples/)"
+            errors.setdefault(loc, msg)
+        raise InvalidSpecError(errors) from None
+
+
+def resolved(spec: ServiceSpec, blueprint: Blueprint) -> dict[str, Any]:
+    """The spec with blueprint defaults filled in: what renderers actually use."""
+    d = blueprint.defaults
+    return {
+        "port": spec.port or d.port,
+        "cpu": spec.cpu or d.cpu,
+        "memory": spec.memory or d.memory,
+        "health_check_path": spec.health_check_path or d.health_check_path,
+    }
