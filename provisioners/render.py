@@ -86,9 +86,23 @@ def _hcl_key(key: Any) -> str:
     return hcl_string(key)
 
 
+class _SafeDumper(yaml.SafeDumper):
+    """SafeDumper that double-quotes strings holding YAML line breaks PyYAML would otherwise fold away."""
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if any(ch in value for ch in "\x85\u2028\u2029\ufeff"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    return dumper.represent_str(value)
+
+
+_SafeDumper.add_representer(str, _represent_str)
+
+
 def to_yaml(data: Any) -> str:
     """Serialise data as YAML; quoting is the emitter's job, so no user text can add a key."""
-    return yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=False, width=1_000_000)
+    return yaml.dump(data, Dumper=_SafeDumper, sort_keys=False, allow_unicode=True, default_flow_style=False,
+                     width=1_000_000)
 
 
 def to_json(data: Any) -> str:
