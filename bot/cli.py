@@ -11,11 +11,12 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from bot.commands import config as config_commands
 from bot.commands import plan as plan_commands
 from bot.config import Settings
 from bot.logs import configure_logging
 
-COMMAND_GROUPS = [plan_commands]
+COMMAND_GROUPS = [plan_commands, config_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -127,3 +127,26 @@ class _YamlSource(PydanticBaseSettingsSource):
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of settings at the top level")
         return data
+
+
+def reference_markdown() -> str:
+    """The settings reference in docs/configuration.md, generated from the fields so it cannot drift."""
+    lines = ["| variable | default | what it does |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default: Any = field.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            shown = "(see below)"
+        elif isinstance(default, dict | list) and not default:
+            shown = "empty"
+        elif default is None or default == "":
+            shown = "unset"
+        else:
+            shown = f"`{default}`"
+        lines.append(f"| `LAUNCHPAD_{name.upper()}` | {shown} | {field.description or ''} |")
+    lines += ["", "### Platform (`LAUNCHPAD_PLATFORM__*` or `platform:` in the YAML file)", "",
+              "| key | default | what it does |", "|---|---|---|"]
+    for name, field in PlatformConfig.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        shown = "(structured; see example)" if isinstance(default, dict | list | BaseModel) else f"`{default}`"
+        lines.append(f"| `platform.{name}` | {shown} | {field.description or ''} |")
+    return "\n".join(lines) + "\n"
