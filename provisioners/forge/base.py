@@ -35,6 +35,12 @@ class Change(BaseModel):
     merge_sha: str | None = None
     wrote: bool = Field(default=False, description="False when this call found everything already done")
 
+    @property
+    def no_op(self) -> bool:
+        """True when the base branch already held exactly this content: no PR was opened (number 0,
+        state MERGED, merge_sha = the base commit); the workflow treats the delivery as done."""
+        return self.number == 0
+
 
 def branch_for(key: str) -> str:
     return f"launchpad/{key}"

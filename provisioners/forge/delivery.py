@@ -1,0 +1,91 @@
+"""The pure rules both forges share: what a LaunchPad commit says, how a repeat recognises its own work,
+and when a moved base branch is a conflict.
+
+Nothing here talks to git or GitHub; `local.py` and `github.py` feed it what they read and act on
+its answers, so the two forges cannot drift apart on idempotency or conflict semantics.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from provisioners.changeset import ChangeSet
+
+KEY_TRAILER = "LaunchPad-Key"
+CONTENT_TRAILER = "LaunchPad-Content"
+FILE_MODE = "100644"
+
+
+def fingerprint(changeset: ChangeSet) -> str:
+    """A digest of what the change set writes and deletes; stored in the commit so a repeat can tell
+    "already done" from "the request changed" without reading every file back."""
+    data = json.dumps({"files": sorted(changeset.files.items()), "deletes": sorted(changeset.deletes)},
+                      separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def blob_sha(content: str) -> str:
+    """The git object id of a file with this content (what both git and GitHub report for it)."""
+    data = content.encode("utf-8")
+    return hashlib.sha1(b"blob %d\x00" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def commit_message(title: str, key: str, changeset: ChangeSet) -> str:
+    """The single commit's message: the PR title, then trailers that identify our own work."""
+    headline = (title or changeset.title or f"LaunchPad change {key}").splitlines()[0]
+    return f"{headline}\n\n{KEY_TRAILER}: {key}\n{CONTENT_TRAILER}: {fingerprint(changeset)}\n"
+
+
+@dataclass(frozen=True)
+class CommitMark:
+    """What a branch head commit says about itself (empty strings when it is not ours)."""
+
+    key: str
+    content: str
+
+
+def read_mark(message: str) -> CommitMark:
+    key = content = ""
+    for line in message.splitlines():
+        name, sep, value = line.partition(":")
+        if not sep:
+            continue
+        if name.strip() == KEY_TRAILER:
+            key = value.strip()
+        elif name.strip() == CONTENT_TRAILER:
+            content = value.strip()
+    return CommitMark(key=key, content=content)
+
+
+def is_current(message: str, parent: str, key: str, changeset: ChangeSet, base_sha: str) -> bool:
+    """True when the branch head already is our one commit for this exact content on this base."""
+    mark = read_mark(message)
+    return mark.key == key and mark.content == fingerprint(changeset) and parent == base_sha
+
+
+def conflicting_paths(changeset: ChangeSet, changed_on_base: dict[str, str | None]) -> list[str]:
+    """Paths someone else changed on the base since our branch point, where the base's new content
+    differs from what we would write (or delete). `changed_on_base` maps path -> blob sha at the
+    base tip (None: deleted there). Identical content on both sides is agreement, not a conflict."""
+    conflicts = []
+    for path, base_blob in changed_on_base.items():
+        if path in changeset.files:
+            if base_blob != blob_sha(changeset.files[path]):
+                conflicts.append(path)
+        elif path in changeset.deletes and base_blob is not None:
+            conflicts.append(path)
+    return sorted(conflicts)
+
+
+def conflict_message(repo: str, key: str, paths: list[str]) -> str:
+    shown = ", ".join(paths[:10]) + (f" and {len(paths) - 10} more" if len(paths) > 10 else "")
+    return (f"{repo}: someone changed {shown} on the base branch after LaunchPad opened launchpad/{key}; "
+            "review their change, then retry the request to rebuild the pull request on top of it "
+            "(or close the pull request)")
+
+
+def foreign_commit_message(repo: str, key: str, head_sha: str) -> str:
+    return (f"{repo}: branch launchpad/{key} has a commit LaunchPad did not make ({head_sha[:12]}); "
+            "merge or close that pull request by hand - LaunchPad will not overwrite it")
