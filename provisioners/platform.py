@@ -38,6 +38,10 @@ class EnvironmentTarget(BaseModel):
     alb_zone_id: str = Field(default="Z32O12XQLNTSW2", description="canonical hosted zone id of the shared ALB")
     alb_security_group_id: str = Field(default="sg-0000000000000000a",
                                        description="the shared ALB's security group (allowed to reach pods)")
+    database_subnet_group: str = Field(default="main-database",
+                                       description="existing RDS DB subnet group that service databases use")
+    elasticache_subnet_group: str = Field(default="main-elasticache",
+                                          description="existing ElastiCache subnet group that service caches use")
     cluster_name: str = "eks-main"
     cluster_oidc_provider_arn: str = Field(
         default="arn:aws:iam::111111111111:oidc-provider/oidc.eks.eu-west-1.amazonaws.com/id/EXAMPLE")
@@ -129,6 +133,10 @@ class PlatformConfig(BaseModel):
     chart_revision: str = "v1.0.0"
     image_registry: str = Field(default="",
                                 description="ECR registry host; default '<account>.dkr.ecr.<region>.amazonaws.com'")
+    artifact_environment: str = Field(
+        default="devel",
+        description="environment whose account holds every service's ECR repository and CI push role; "
+                    "the other environments' accounts pull from it")
     max_ttl_hours: int = Field(default=24 * 14, description="longest TTL a temporary environment may have")
     default_ttl_hours: int = 72
     infra_path: str = "{account_id}/{region}/{env}/{service}/{component}"
@@ -140,3 +148,14 @@ class PlatformConfig(BaseModel):
         if env in self.environments:
             return self.environments[env]
         return self.environments[self.temporary_environment_base]
+
+    def artifact_target(self) -> EnvironmentTarget:
+        """Where images are built to: one ECR repository per service, shared by all its environments."""
+        return self.target_for(self.artifact_environment)
+
+    def registry_host(self) -> str:
+        """The ECR registry every service image lives in (and that the CI workflow pushes to)."""
+        if self.image_registry:
+            return self.image_registry
+        target = self.artifact_target()
+        return f"{target.account_id}.dkr.ecr.{target.region}.amazonaws.com"
