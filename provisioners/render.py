@@ -73,10 +73,29 @@ def hcl(value: Any, indent: int = 0) -> str:
     if isinstance(value, dict):
         if not value:
             return "{}"
-        width = max(len(_hcl_key(k)) for k in value)
-        lines = [f"{pad}  {_hcl_key(k).ljust(width)} = {hcl(v, indent + 1)}" for k, v in value.items()]
-        return "{\n" + "\n".join(lines) + f"\n{pad}}}"
+        return "{\n" + "\n".join(_aligned([(_hcl_key(k), hcl(v, indent + 1)) for k, v in value.items()], pad)) \
+            + f"\n{pad}}}"
     raise TypeError(f"cannot encode {type(value).__name__} as HCL")
+
+
+def _aligned(items: list[tuple[str, str]], pad: str) -> list[str]:
+    """`key = value` lines aligned like `terraform fmt`: a value spanning lines ends the aligned run."""
+    lines: list[str] = []
+    run: list[tuple[str, str]] = []
+
+    def flush() -> None:
+        width = max((len(k) for k, _ in run), default=0)
+        lines.extend(f"{pad}  {k.ljust(width)} = {v}" for k, v in run)
+        run.clear()
+
+    for key, encoded in items:
+        if "\n" in encoded:
+            flush()
+            lines.append(f"{pad}  {key} = {encoded}")
+        else:
+            run.append((key, encoded))
+    flush()
+    return lines
 
 
 def _hcl_key(key: Any) -> str:
@@ -97,6 +116,21 @@ def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
 
 
 _SafeDumper.add_representer(str, _represent_str)
+
+
+class YamlBlock(str):
+    """Multi-line text (a shell script, a config file) that reads best as a `|` literal block."""
+
+
+def _represent_block(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # The emitter itself falls back to a quoted style when the text cannot be a literal block
+    # (trailing spaces, special characters), so the text still round-trips unchanged.
+    if "\n" in value and not any(ch in value for ch in "\x85\u2028\u2029\ufeff"):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", str(value), style="|")
+    return _represent_str(dumper, str(value))
+
+
+_SafeDumper.add_representer(YamlBlock, _represent_block)
 
 
 def to_yaml(data: Any) -> str:
