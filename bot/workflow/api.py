@@ -172,3 +172,18 @@ class NullNotifier:
 
     def ttl_reminder(self, service: ServiceInfo, env: EnvironmentInfo) -> None:
         return None
+
+
+class AuditEvent(BaseModel):
+    """One recorded state change or decision: who did what, when, to which request/step."""
+
+    id: int
+    at: datetime
+    actor: str = Field(description="Actor id: Slack user id, 'cli:<login>' or 'system'")
+    service: str
+    action: str = Field(description="e.g. request.submitted, step.succeeded, approval.denied, environment.extended")
+    request_id: int | None = None
+    step_id: int | None = None
+    from_state: str | None = None
+    to_state: str | None = None
+    detail: str = ""

@@ -1,0 +1,92 @@
+"""The composition root: builds the store, forges, binding resolver, policy and workflow from settings.
+
+`build_services` is called once per process (Slack app, worker, CLI command). It migrates a SQLite
+database on start (the embedded default has no operator to run `launchpad db upgrade`); on
+PostgreSQL it only checks that the schema is current and says which command to run when it is not.
+Nothing else in the application constructs these objects.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from bot.commands.plan import render_context
+from bot.config import Settings
+from bot.store.database import Store
+from bot.workflow.api import Notifier
+from bot.workflow.bindings import BindingResolver, Ec2Bindings, PlaceholderBindings
+from bot.workflow.clock import Clock, SystemClock
+from bot.workflow.engine import Engine, EngineConfig
+from bot.workflow.execute import Actions, ForgeRoutes, OneForge
+from bot.workflow.policy import load_policy
+from bot.workflow.service import WorkflowService
+from provisioners.forge.local import LocalForge
+from provisioners.plan import RenderContext
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    workflow: WorkflowService
+    forges: ForgeRoutes
+    render_context: RenderContext
+    local_forge: LocalForge | None = None
+
+    def close(self) -> None:
+        self.store.dispose()
+
+
+def build_services(settings: Settings, notifier: Notifier | None = None, *, forges: ForgeRoutes | None = None,
+                   clock: Clock | None = None, resolver: BindingResolver | None = None,
+                   rng: random.Random | None = None) -> Services:
+    """Wire everything from settings; tests pass their own forges, clock or resolver instead."""
+    store = Store(settings.effective_database_url())
+    if store.is_sqlite:
+        store.upgrade()
+    else:
+        store.check_current()
+    ctx = render_context(settings)
+    local = None
+    if forges is None:
+        forges, local = _forges(settings)
+    clock = clock or SystemClock()
+    actions = Actions(ctx=ctx, forges=forges, resolver=resolver or _resolver(settings, ctx),
+                      auto_merge=settings.forge == "local" and settings.auto_merge_local)
+    config = EngineConfig(
+        lease=timedelta(seconds=settings.worker_lease_seconds),
+        max_attempts=settings.step_max_attempts,
+        backoff_base=settings.step_backoff_base_seconds,
+        backoff_max=settings.step_backoff_max_seconds,
+        ttl_reminder=timedelta(hours=settings.ttl_reminder_hours),
+    )
+    engine = Engine(store, clock, actions, config, rng)
+    workflow = WorkflowService(store, engine, ctx, load_policy(settings.approval_policy_file), clock, notifier)
+    return Services(settings=settings, store=store, workflow=workflow, forges=forges, render_context=ctx,
+                    local_forge=local)
+
+
+def _forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:
+    if settings.forge == "local":
+        local = LocalForge(settings.data_dir / "repos")
+        return OneForge(local), local
+    try:
+        from provisioners.forge.router import ForgeRouter
+    except ImportError:
+        raise RuntimeError("forge=github needs provisioners.forge.router, which this build does not have yet; "
+                           "use LAUNCHPAD_FORGE=local") from None
+    router: Any = ForgeRouter.from_settings(settings)  # pragma: no cover - wired when the GitHub forge lands
+    return router, None
+
+
+def _resolver(settings: Settings, ctx: RenderContext) -> BindingResolver:
+    """EC2 when AWS is in play (GitHub forge, or an explicit endpoint); stand-in ids for the embedded default."""
+    if settings.aws_endpoint_url or settings.forge != "local":
+        import boto3
+
+        client = boto3.client("ec2", region_name=settings.aws_region, endpoint_url=settings.aws_endpoint_url)
+        return Ec2Bindings(client, ctx.platform)
+    return PlaceholderBindings(ctx.platform)

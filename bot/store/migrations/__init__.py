@@ -1,0 +1,1 @@
+"""Alembic migrations for the LaunchPad store (run by `launchpad db upgrade`)."""

@@ -1,0 +1,71 @@
+"""What a request changes in each repository (pure): the renderers' change sets, plus for a change
+request the files the previous spec rendered and the new one no longer does.
+
+The workflow calls this twice: at submission (to lay out the steps) and when a step opens its pull
+request (with the bindings resolved by then). Rendering is deterministic, so both agree, and a rerun
+of a step delivers exactly the same content under the same forge key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from bot.workflow.api import RequestKind
+from provisioners.bindings import Bindings
+from provisioners.changeset import ChangeSet
+from provisioners.errors import PermanentError
+from provisioners.plan import RenderContext, plan, plan_delete
+from provisioners.platform import PlatformConfig
+from provisioners.spec import ServiceSpec, parse_spec
+
+
+def load_spec(data: dict[str, Any], ctx: RenderContext) -> ServiceSpec:
+    """A stored spec, validated again against today's platform (raises InvalidSpecError)."""
+    return parse_spec(data, ctx.platform, ctx.blueprints)
+
+
+def with_bindings(ctx: RenderContext, bindings: dict[str, Any] | None) -> RenderContext:
+    if not bindings:
+        return ctx
+    return dataclasses.replace(ctx, bindings=Bindings.model_validate(bindings))
+
+
+def request_changesets(kind: RequestKind, spec: ServiceSpec, ctx: RenderContext, *,
+                       previous: ServiceSpec | None = None, environments: list[str] | None = None) -> list[ChangeSet]:
+    if kind == RequestKind.DELETE:
+        return plan_delete(spec, ctx, environments)
+    new = plan(spec, ctx)
+    if previous is None:
+        return new
+    old = plan(previous, ctx)
+    written: dict[str, set[str]] = {}
+    for cs in new:
+        written.setdefault(cs.repo, set()).update(cs.files)
+    out: list[ChangeSet] = []
+    for cs in new:
+        stale = {p for o in old if o.repo == cs.repo for p in o.files if p not in written[cs.repo]}
+        if stale:
+            cs = ChangeSet(repo=cs.repo, files=cs.files, deletes=sorted(set(cs.deletes) | stale), title=cs.title,
+                           summary=cs.summary, environments=cs.environments)
+        out.append(cs)
+    for o in old:
+        if o.repo not in written and o.files:
+            out.append(ChangeSet(repo=o.repo, deletes=sorted(o.files), title=f"Remove {spec.name} from {o.repo}",
+                                 summary=f"{spec.name} no longer uses this repository.",
+                                 environments=o.environments))
+    return out
+
+
+def repository_for(platform: PlatformConfig, repo_key: str, spec: ServiceSpec) -> tuple[str, str]:
+    """The forge's repository name and base branch for a change set's logical repository key."""
+    repo = platform.repositories.get(repo_key)
+    if repo is None:
+        raise PermanentError(f"no repository is configured for {repo_key!r} change sets; add "
+                             f"platform.repositories.{repo_key} to the settings")
+    try:
+        name = repo.name.format(team=spec.team, service=spec.name)
+    except (KeyError, IndexError, ValueError):
+        raise PermanentError(f"platform.repositories.{repo_key}.name {repo.name!r} may only use "
+                             "{team} and {service}") from None
+    return name, repo.base_branch

@@ -1,0 +1,348 @@
+"""The worker side of the workflow: claim a step, run it, record the outcome; deliver notifications;
+close the pull requests of cancelled or denied requests; remind and expire.
+
+Safe to run in every replica at once: steps are claimed with leases (`lease.py`), the outbox and
+reminders with conditional updates, and decommission requests are serialised by the service locks.
+Nothing here decides policy or builds messages for Slack; it calls the `Notifier` it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from bot.logs import scrub
+from bot.store import models as m
+from bot.store.database import Store
+from bot.workflow import lease, records, transitions
+from bot.workflow.api import (
+    ApprovalInfo,
+    EnvironmentInfo,
+    Notifier,
+    RequestInfo,
+    RequestKind,
+    State,
+)
+from bot.workflow.changes import repository_for
+from bot.workflow.clock import Clock
+from bot.workflow.execute import Actions, Done, Outcome, StepJob, Wait
+from bot.workflow.steps import StepKind
+from provisioners.errors import PermanentError, TransientError
+from provisioners.spec import ServiceSpec
+
+log = logging.getLogger(__name__)
+
+OUTBOX_CLAIM = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    lease: timedelta = timedelta(seconds=120)
+    max_attempts: int = 6
+    backoff_base: float = 5.0
+    backoff_max: float = 900.0
+    ttl_reminder: timedelta = timedelta(hours=24)
+    approval_reminder: timedelta = timedelta(hours=4)
+
+
+def backoff(failures: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random, so retries spread out."""
+    delay = min(cap, base * 2 ** max(failures - 1, 0))
+    return delay / 2 + rng.uniform(0, delay / 2)
+
+
+class Engine:
+    def __init__(self, store: Store, clock: Clock, actions: Actions, config: EngineConfig,
+                 rng: random.Random | None = None) -> None:
+        self.store = store
+        self.clock = clock
+        self.actions = actions
+        self.config = config
+        self.rng = rng or random.Random()
+
+    # --- steps ----------------------------------------------------------------------------------
+    def run_pending(self, worker: str, notifier: Notifier, max_steps: int = 100,
+                    kinds: Collection[str] | None = None) -> int:
+        self.deliver(worker, notifier)
+        self.close_abandoned()
+        ran = 0
+        while ran < max_steps:
+            claimed = self.claim(worker, kinds)
+            if claimed is None:
+                break
+            self.run(*claimed)
+            ran += 1
+            self.deliver(worker, notifier)
+        self.close_abandoned()
+        self.deliver(worker, notifier)
+        return ran
+
+    def claim(self, worker: str, kinds: Collection[str] | None = None) -> tuple[lease.Claim, StepJob] | None:
+        now = self.clock.now()
+        with self.store.session() as s:
+            claim = lease.claim_next(s, worker, now, self.config.lease, kinds)
+            if claim is None:
+                return None
+            step = s.get(m.Step, claim.step_id)
+            req = s.get(m.Request, claim.request_id)
+            assert step is not None and req is not None
+            opened = None
+            if step.kind == StepKind.WAIT_MERGE:
+                opener = s.scalar(select(m.Step).where(
+                    m.Step.request_id == req.id, m.Step.kind == StepKind.OPEN_PR, m.Step.repo == step.repo,
+                    m.Step.repo_index == step.repo_index))
+                opened = opener.pr_number if opener is not None else None
+            job = StepJob(request_id=req.id, kind=RequestKind(req.kind), service=req.service,
+                          environments=list(req.environments), requester=req.requester, spec=dict(req.spec or {}),
+                          previous_spec=req.previous_spec, bindings=req.bindings, step_kind=StepKind(step.kind),
+                          repo=step.repo, repo_index=step.repo_index, forge_key=step.forge_key, title=step.title,
+                          attempts=step.attempts, opened_pr=opened)
+        return claim, job
+
+    def run(self, claim: lease.Claim, job: StepJob) -> None:
+        stop = threading.Event()
+        beat = threading.Thread(target=self._heartbeat, args=(claim, stop), daemon=True,
+                                name=f"lease-{claim.step_id}")
+        beat.start()
+        try:
+            outcome = self.actions.run(job, self.clock.now())
+        except TransientError as exc:
+            self._finish(claim, transient=exc)
+        except PermanentError as exc:
+            self._finish(claim, error=scrub(str(exc)))
+        except Exception as exc:  # a bug or an unmapped client error: fail the step, keep the worker alive
+            log.exception("step %s of request %s failed unexpectedly", claim.step_id, claim.request_id)
+            self._finish(claim, error=scrub(f"unexpected error ({type(exc).__name__}: {exc}); see the worker log, "
+                                            "then retry the request"))
+        else:
+            self._finish(claim, outcome=outcome)
+        finally:
+            stop.set()
+            beat.join()
+
+    def _heartbeat(self, claim: lease.Claim, stop: threading.Event) -> None:
+        """Keep the lease while a slow step (rate-limited forge, slow AWS) is still working."""
+        interval = max(self.config.lease.total_seconds() / 3, 0.05)
+        while not stop.wait(interval):
+            try:
+                with self.store.session() as s:
+                    s.execute(update(m.Step).where(m.Step.id == claim.step_id, m.Step.lease_token == claim.token)
+                              .values(lease_expires_at=self.clock.now() + self.config.lease)
+                              .execution_options(synchronize_session=False))
+            except Exception:
+                log.warning("could not extend the lease of step %s", claim.step_id, exc_info=True)
+
+    def _finish(self, claim: lease.Claim, *, outcome: Outcome | None = None, transient: TransientError | None = None,
+                error: str | None = None) -> None:
+        now = self.clock.now()
+        actor = f"worker:{claim.worker}"
+        with self.store.session() as s:
+            req = s.get(m.Request, claim.request_id, with_for_update=True)
+            step = s.get(m.Step, claim.step_id, with_for_update=True)
+            assert req is not None and step is not None
+            if not lease.holds(step, claim):
+                log.info("step %s: lease lost (state %s); result dropped", step.id, step.state)
+                if step.state == State.CANCELLED:
+                    req.cleanup_pending = True
+                return
+            if isinstance(outcome, Wait):
+                first = step.state != State.WAITING and step.error is None and step.attempts == 1
+                step.error = None
+                step.run_after = outcome.until
+                transitions.step_state(s, req, step, State.WAITING, now, actor, outcome.detail)
+                transitions.request_state(s, req, State.WAITING, now, actor)
+                if first:
+                    records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=outcome.detail)
+            elif isinstance(outcome, Done):
+                if outcome.pr_number is not None:
+                    step.pr_number, step.pr_url = outcome.pr_number, outcome.pr_url
+                if outcome.bindings is not None:
+                    req.bindings = outcome.bindings
+                step.error = None
+                transitions.step_state(s, req, step, State.SUCCEEDED, now, actor, outcome.detail)
+                records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=outcome.detail)
+                transitions.advance(s, req, now, actor, self.actions.ctx)
+            elif transient is not None:
+                step.failures += 1
+                message = scrub(str(transient))
+                if step.failures >= self.config.max_attempts:
+                    transitions.fail(s, req, step, f"gave up after {step.failures} attempts: {message}", now, actor)
+                    return
+                delay = backoff(step.failures, self.config.backoff_base, self.config.backoff_max, self.rng)
+                at = now + timedelta(seconds=delay)
+                if transient.retry_at is not None and transient.retry_at > at:
+                    at = transient.retry_at
+                step.run_after = at
+                step.error = (f"{message} (attempt {step.failures} of {self.config.max_attempts}; "
+                              f"retrying at {at:%Y-%m-%d %H:%M:%S} UTC)")
+                transitions.step_state(s, req, step, State.PENDING, now, actor, step.error)
+                records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=step.error)
+            else:
+                transitions.fail(s, req, step, error or "failed", now, actor)
+
+    # --- notifications --------------------------------------------------------------------------
+    def deliver(self, worker: str, notifier: Notifier) -> int:
+        now = self.clock.now()
+        with self.store.session() as s:
+            rows = s.scalars(
+                select(m.OutboxMessage)
+                .where(m.OutboxMessage.delivered_at.is_(None),
+                       or_(m.OutboxMessage.claimed_at.is_(None), m.OutboxMessage.claimed_at <= now - OUTBOX_CLAIM))
+                .order_by(m.OutboxMessage.id).limit(200).with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                row.claimed_by, row.claimed_at = worker, now
+            batch = [(r.id, r.kind, r.request_id, r.step_id, r.service, r.environment, r.text) for r in rows]
+        if not batch:
+            return 0
+        infos: dict[int, RequestInfo] = {}
+        changed: set[int] = set()
+        for _id, kind, request_id, step_id, service, environment, text in batch:
+            try:
+                self._deliver_one(notifier, infos, changed, kind, request_id, step_id, service, environment, text)
+            except Exception:
+                log.warning("notification %s (%s) failed", _id, kind, exc_info=True)
+        with self.store.session() as s:
+            s.execute(update(m.OutboxMessage).where(m.OutboxMessage.id.in_([b[0] for b in batch]))
+                      .values(delivered_at=self.clock.now()).execution_options(synchronize_session=False))
+        return len(batch)
+
+    def _deliver_one(self, notifier: Notifier, infos: dict[int, RequestInfo], changed: set[int], kind: str,
+                     request_id: int | None, step_id: int | None, service: str | None, environment: str | None,
+                     text: str) -> None:
+        if kind == "ttl_reminder" and service and environment:
+            with self.store.session() as s:
+                svc = s.scalar(select(m.Service).where(m.Service.name == service))
+                if svc is None:
+                    return
+                info = records.service_info(s, svc)
+            env = next((e for e in info.environments if e.name == environment), EnvironmentInfo(name=environment))
+            notifier.ttl_reminder(info, env)
+            return
+        if request_id is None:
+            return
+        if request_id not in infos:
+            with self.store.session() as s:
+                req = s.get(m.Request, request_id)
+                if req is None:
+                    return
+                infos[request_id] = records.request_info(s, req)
+        request = infos[request_id]
+        step = next((st for st in request.steps if st.id == step_id), None)
+        if kind == "request_changed":
+            if request_id not in changed:
+                changed.add(request_id)
+                notifier.request_changed(request)
+        elif kind == "step_progress" and step is not None:
+            notifier.step_progress(request, step, text)
+        elif kind in ("approval_needed", "approval_reminder") and step is not None:
+            with self.store.session() as s:
+                row = s.get(m.Step, step.id)
+                reasons = list(row.reasons) if row is not None else []
+            notifier.approval_needed(ApprovalInfo(request=request, step=step, reasons=reasons))
+        elif kind == "request_finished":
+            notifier.request_finished(request)
+
+    # --- cancelled and denied requests: close what they opened ---------------------------------
+    def close_abandoned(self) -> int:
+        with self.store.session() as s:
+            reqs = s.scalars(select(m.Request).where(m.Request.cleanup_pending.is_(True)).limit(20)).all()
+            work = []
+            for req in reqs:
+                steps = s.scalars(select(m.Step).where(m.Step.request_id == req.id)).all()
+                merged = {(st.repo, st.repo_index) for st in steps
+                          if st.kind == StepKind.WAIT_MERGE and st.state == State.SUCCEEDED}
+                keys = [(st.repo, st.forge_key) for st in steps if st.kind == StepKind.OPEN_PR and st.forge_key
+                        and st.repo and (st.repo, st.repo_index) not in merged]
+                work.append((req.id, req.service, dict(req.spec or {}), list(req.environments), keys))
+        closed = 0
+        for request_id, service, spec_data, envs, keys in work:
+            ok = True
+            for repo_key, key in keys:
+                try:
+                    spec = ServiceSpec.model_construct(**spec_data)
+                    name, _ = repository_for(self.actions.ctx.platform, str(repo_key), spec)
+                    self.actions.forges.forge_for(str(repo_key), envs).close_change(name, str(key))
+                    closed += 1
+                except TransientError:
+                    ok = False
+                except Exception:
+                    log.warning("could not close %s for request %s", key, request_id, exc_info=True)
+            if ok:
+                now = self.clock.now()
+                with self.store.session() as s:
+                    row = s.get(m.Request, request_id, with_for_update=True)
+                    if row is not None and row.cleanup_pending:
+                        row.cleanup_pending = False
+                        records.audit(s, now, "system", service, "request.prs_closed", request_id=request_id,
+                                      detail=", ".join(str(k) for _, k in keys) or "nothing was open")
+        return closed
+
+    # --- reminders ------------------------------------------------------------------------------
+    def remind_owners(self) -> int:
+        """Tell owners of temporary environments that expire within `ttl_reminder` (once per expiry)."""
+        now = self.clock.now()
+        sent = 0
+        with self.store.session() as s:
+            rows = s.execute(
+                select(m.Environment.id, m.Environment.name, m.Service.name)
+                .join(m.Service, m.Service.id == m.Environment.service_id)
+                .where(m.Service.active.is_(True), m.Environment.expires_at.is_not(None),
+                       m.Environment.reminded_at.is_(None), m.Environment.expires_at > now,
+                       m.Environment.expires_at <= now + self.config.ttl_reminder)
+            ).all()
+            for env_id, env_name, service in rows:
+                res = s.execute(update(m.Environment)
+                                .where(m.Environment.id == env_id, m.Environment.reminded_at.is_(None))
+                                .values(reminded_at=now).execution_options(synchronize_session=False))
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    records.notify(s, now, "ttl_reminder", service=service, environment=env_name)
+                    records.audit(s, now, "system", service, "environment.reminded", detail=env_name)
+                    sent += 1
+        return sent
+
+    def expired_environments(self) -> list[tuple[str, str]]:
+        now = self.clock.now()
+        with self.store.session() as s:
+            rows = s.execute(
+                select(m.Service.name, m.Environment.name)
+                .join(m.Service, m.Service.id == m.Environment.service_id)
+                .where(m.Service.active.is_(True), m.Environment.expires_at.is_not(None),
+                       m.Environment.expires_at <= now, m.Environment.decommission_request_id.is_(None))
+                .order_by(m.Environment.expires_at)
+            ).all()
+        return [(svc, env) for svc, env in rows]
+
+    def remind_approvers(self) -> int:
+        now = self.clock.now()
+        due = now - self.config.approval_reminder
+        sent = 0
+        with self.store.session() as s:
+            steps = s.scalars(
+                select(m.Step).join(m.Request, m.Request.id == m.Step.request_id)
+                .where(m.Step.kind == StepKind.APPROVAL, m.Step.state == State.WAITING,
+                       m.Step.position == m.Request.cursor, m.Request.state == State.WAITING,
+                       or_(m.Step.reminded_at.is_(None), m.Step.reminded_at <= due), m.Step.updated_at <= due)
+            ).all()
+            for step in steps:
+                previous = step.reminded_at
+                cond = m.Step.reminded_at.is_(None) if previous is None else m.Step.reminded_at == previous
+                res = s.execute(update(m.Step).where(m.Step.id == step.id, cond).values(reminded_at=now)
+                                .execution_options(synchronize_session=False))
+                if res.rowcount == 1:  # type: ignore[attr-defined]
+                    records.notify(s, now, "approval_reminder", request_id=step.request_id, step_id=step.id)
+                    sent += 1
+        return sent
+
+
+def worker_name(prefix: str = "worker") -> str:
+    """A worker id unique per process and host (it shows in leases and audit events)."""
+    return f"{prefix}-{socket.gethostname()}-{os.getpid()}"

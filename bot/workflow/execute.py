@@ -1,0 +1,167 @@
+"""Running one claimed step against the outside world: the forge, the binding resolver.
+
+Each function is thin: it renders (pure), acts once through an injected client, and returns an
+`Outcome`; it never touches the database (the engine records the outcome under the lease). Every
+action is idempotent: a PR is opened under the step's deterministic forge key, so a step rerun after
+a crash finds its own branch and PR instead of opening another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from bot.workflow.api import RequestKind
+from bot.workflow.bindings import BindingResolver
+from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
+from bot.workflow.steps import StepKind, numbered
+from provisioners.changeset import ChangeSet
+from provisioners.errors import PermanentError
+from provisioners.forge.base import ChangeState, Forge
+from provisioners.plan import RenderContext
+from provisioners.spec import ServiceSpec
+
+
+class ForgeRoutes(Protocol):
+    """Which forge (and credential) delivers a repository's change for these environments."""
+
+    def forge_for(self, repo_key: str, environments: list[str]) -> Forge: ...
+
+
+class OneForge:
+    """Every repository on one forge (the local forge, or tests)."""
+
+    def __init__(self, forge: Forge) -> None:
+        self.forge = forge
+
+    def forge_for(self, repo_key: str, environments: list[str]) -> Forge:
+        return self.forge
+
+
+@dataclass(frozen=True)
+class Done:
+    detail: str
+    pr_url: str | None = None
+    pr_number: int | None = None
+    bindings: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class Wait:
+    detail: str
+    until: datetime
+
+
+Outcome = Done | Wait
+
+
+@dataclass(frozen=True)
+class StepJob:
+    """What a worker needs to run a step, copied out of the database under its claim."""
+
+    request_id: int
+    kind: RequestKind
+    service: str
+    environments: list[str]
+    requester: str
+    spec: dict[str, Any]
+    previous_spec: dict[str, Any] | None
+    bindings: dict[str, Any] | None
+    step_kind: StepKind
+    repo: str | None
+    repo_index: int
+    forge_key: str | None
+    title: str
+    attempts: int
+    opened_pr: int | None = None  # wait_merge: the PR number its open_pr step recorded (None: nothing opened)
+
+
+@dataclass
+class Actions:
+    """The clients a worker acts through; built once by the composition root."""
+
+    ctx: RenderContext
+    forges: ForgeRoutes
+    resolver: BindingResolver
+    auto_merge: bool = False
+    merge_poll: Callable[[int], float] = lambda attempts: min(600.0, 15.0 * 2 ** min(attempts, 6))
+
+    def run(self, job: StepJob, now: datetime) -> Outcome:
+        if job.step_kind == StepKind.OPEN_PR:
+            return self.open_pr(job)
+        if job.step_kind == StepKind.WAIT_MERGE:
+            return self.wait_merge(job, now)
+        if job.step_kind == StepKind.BIND:
+            return self.bind(job)
+        if job.step_kind == StepKind.NOTIFY:
+            return Done(detail=f"Request #{job.request_id} is done")
+        raise PermanentError(f"step kind {job.step_kind!r} cannot be run by a worker")
+
+    # --- actions --------------------------------------------------------------------------------
+    def open_pr(self, job: StepJob) -> Outcome:
+        assert job.repo is not None and job.forge_key is not None
+        spec = load_spec(job.spec, self.ctx)
+        cs = self.changeset(job, spec)
+        if cs is None or cs.is_empty():
+            return Done(detail=f"Nothing to change in {job.repo}")
+        name, base = repository_for(self.ctx.platform, job.repo, spec)
+        forge = self.forges.forge_for(job.repo, cs.environments or job.environments)
+        title = cs.title or f"LaunchPad: {job.kind} {job.service} ({', '.join(job.environments)})"
+        body = (f"{cs.summary}\n\n---\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
+                f"{', '.join(job.environments)}), requested by {job.requester}.\n")
+        change = forge.open_change(name, job.forge_key, cs, title=title, body=body,
+                                   labels=["launchpad", f"launchpad:{job.kind}"], base_branch=base)
+        if change.number == 0:
+            return Done(detail=f"{job.repo} already has this content; no PR needed")
+        verb = "Opened" if change.wrote else "Found"
+        return Done(detail=f"{verb} PR #{change.number} in {job.repo}: {change.url}", pr_url=change.url,
+                    pr_number=change.number)
+
+    def wait_merge(self, job: StepJob, now: datetime) -> Outcome:
+        assert job.repo is not None and job.forge_key is not None
+        if job.opened_pr is None:
+            return Done(detail=f"Nothing to merge in {job.repo}")
+        spec = load_spec(job.spec, self.ctx)
+        name, _ = repository_for(self.ctx.platform, job.repo, spec)
+        forge = self.forges.forge_for(job.repo, job.environments)
+        change = forge.get_change(name, job.forge_key)
+        pr = f"PR #{job.opened_pr} in {job.repo}"
+        if change is None:
+            raise PermanentError(f"{pr} ({name}) is gone; retry the request to open it again")
+        if change.state == ChangeState.MERGED:
+            return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None)
+        if change.state == ChangeState.CLOSED:
+            raise PermanentError(f"{pr} was closed without merging; reopen and merge it, then retry the "
+                                 f"request (launchpad retry {job.request_id}), or cancel the request")
+        merge = getattr(forge, "merge_change", None)
+        if self.auto_merge and callable(merge):
+            merge(name, job.forge_key)
+            return Done(detail=f"Merged {pr} (local forge)", pr_url=change.url, pr_number=change.number)
+        return Wait(detail=f"Waiting for {pr} to be merged: {change.url}",
+                    until=now + timedelta(seconds=self.merge_poll(job.attempts)))
+
+    def bind(self, job: StepJob) -> Outcome:
+        spec = load_spec(job.spec, self.ctx)
+        envs = [e.name for e in spec.environments]
+        bindings = self.resolver.resolve(spec, envs)
+        shown = ", ".join(f"{env}: {sg}" for env, sg in sorted(bindings.security_group_ids.items()))
+        return Done(detail=f"Security groups: {shown}", bindings=bindings.model_dump(mode="json"))
+
+    # --- rendering ------------------------------------------------------------------------------
+    def changeset(self, job: StepJob, spec: ServiceSpec) -> ChangeSet | None:
+        ctx = with_bindings(self.ctx, job.bindings)
+        previous = load_spec(job.previous_spec, ctx) if job.previous_spec else None
+        changesets = request_changesets(job.kind, spec, ctx, previous=previous, environments=job.environments)
+        for cs, n in numbered(changesets):
+            if cs.repo == job.repo and n == job.repo_index:
+                return cs
+        return None
+
+
+def layout_changesets(kind: RequestKind, spec: ServiceSpec, ctx: RenderContext, *, previous: ServiceSpec | None,
+                      environments: list[str], bindings: dict[str, Any] | None) -> list[ChangeSet]:
+    """The change sets as known at submission (bindings resolved later may change content, not layout)."""
+    return request_changesets(kind, spec, with_bindings(ctx, bindings), previous=previous, environments=environments)
+

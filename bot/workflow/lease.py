@@ -1,0 +1,102 @@
+"""Claiming runnable steps with a lease: the one place that decides which worker runs what.
+
+A step is runnable when it is its request's current step, the request is active, it is not an
+approval, its `run_after` has come, and nobody holds an unexpired lease on it. A worker takes it
+with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL; on SQLite every transaction already holds the
+write lock) followed by a conditional UPDATE whose row count proves the claim, and gets a fresh
+lease token. Finishing a step is only accepted with that token, so a worker whose lease expired
+(and whose step another worker reclaimed) cannot overwrite the newer result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from bot.store import models as m
+from bot.workflow import records
+from bot.workflow.api import State
+from bot.workflow.steps import StepKind
+
+ACTIVE_REQUEST_STATES = (State.PENDING, State.RUNNING, State.WAITING)
+CLAIMABLE_STEP_STATES = (State.PENDING, State.WAITING, State.RUNNING)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A step held by one worker until `expires_at`; `token` proves it when finishing."""
+
+    step_id: int
+    request_id: int
+    token: str
+    worker: str
+    expires_at: datetime
+    reclaimed_from: str | None
+
+
+def claim_next(s: Session, worker: str, now: datetime, lease: timedelta,
+               kinds: Collection[str] | None = None) -> Claim | None:
+    query = (
+        select(m.Step.id)
+        .join(m.Request, m.Request.id == m.Step.request_id)
+        .where(
+            m.Request.state.in_(ACTIVE_REQUEST_STATES),
+            m.Step.position == m.Request.cursor,
+            m.Step.kind != StepKind.APPROVAL,
+            m.Step.state.in_(CLAIMABLE_STEP_STATES),
+            or_(m.Step.run_after.is_(None), m.Step.run_after <= now),
+            or_(m.Step.lease_expires_at.is_(None), m.Step.lease_expires_at <= now),
+        )
+        .order_by(m.Step.run_after, m.Step.id)
+        .limit(1)
+        .with_for_update(of=m.Step, skip_locked=True)
+    )
+    if kinds is not None:
+        query = query.where(m.Step.kind.in_(list(kinds)))
+    step_id = s.scalar(query)
+    if step_id is None:
+        return None
+    step = s.get(m.Step, step_id)
+    assert step is not None
+    previous_owner = step.lease_owner if step.state == State.RUNNING else None
+    token = uuid.uuid4().hex
+    expires = now + lease
+    result = s.execute(
+        update(m.Step)
+        .where(m.Step.id == step_id, m.Step.state.in_(CLAIMABLE_STEP_STATES),
+               or_(m.Step.lease_expires_at.is_(None), m.Step.lease_expires_at <= now))
+        .values(state=State.RUNNING, lease_owner=worker, lease_token=token, lease_expires_at=expires,
+                attempts=m.Step.attempts + 1, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return None
+    s.refresh(step)
+    if step.started_at is None:
+        step.started_at = now
+    req = s.get(m.Request, step.request_id)
+    assert req is not None
+    if previous_owner is not None:
+        records.audit(s, now, f"worker:{worker}", req.service, "step.reclaimed", request_id=req.id, step_id=step.id,
+                      from_state=State.RUNNING, to_state=State.RUNNING,
+                      detail=f"lease of {previous_owner} expired; attempt {step.attempts}")
+    elif step.kind != StepKind.WAIT_MERGE or step.attempts == 1:
+        records.audit(s, now, f"worker:{worker}", req.service, "step.started", request_id=req.id, step_id=step.id,
+                      to_state=State.RUNNING, detail=f"{step.title} (attempt {step.attempts})")
+    if req.state != State.RUNNING and step.kind != StepKind.WAIT_MERGE:
+        records.audit(s, now, f"worker:{worker}", req.service, "request.running", request_id=req.id,
+                      from_state=req.state, to_state=State.RUNNING)
+        req.state = State.RUNNING
+        req.updated_at = now
+    return Claim(step_id=step.id, request_id=req.id, token=token, worker=worker, expires_at=expires,
+                 reclaimed_from=previous_owner)
+
+
+def holds(step: m.Step, claim: Claim) -> bool:
+    """True while the claim is still the step's lease (not reclaimed, not cancelled)."""
+    return step.state == State.RUNNING and step.lease_token == claim.token

@@ -1,0 +1,72 @@
+"""Writing the audit log and the notification outbox, and reading rows back as the API's plain data.
+
+Every state change goes through `audit(...)` in the same transaction as the change itself; every
+notification is an outbox row written in that transaction too (delivered later by a worker). The
+`*_info` functions turn rows into `bot.workflow.api` models, so nothing above the workflow sees a row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store import models as m
+from bot.workflow import api
+
+
+def audit(s: Session, at: datetime, actor: str, service: str, action: str, *, request_id: int | None = None,
+          step_id: int | None = None, from_state: str | None = None, to_state: str | None = None,
+          detail: str = "") -> None:
+    s.add(m.AuditEvent(at=at, actor=actor, service=service, action=action, request_id=request_id, step_id=step_id,
+                       from_state=from_state, to_state=to_state, detail=detail))
+
+
+def notify(s: Session, at: datetime, kind: str, *, request_id: int | None = None, step_id: int | None = None,
+           service: str | None = None, environment: str | None = None, text: str = "") -> None:
+    s.add(m.OutboxMessage(kind=kind, request_id=request_id, step_id=step_id, service=service,
+                          environment=environment, text=text, created_at=at))
+
+
+def step_info(step: m.Step, approval: m.Approval | None = None) -> api.StepInfo:
+    return api.StepInfo(
+        id=step.id, position=step.position, kind=step.kind, title=step.title, state=api.State(step.state),
+        repo=step.repo, pr_url=step.pr_url, pr_number=step.pr_number, error=step.error, attempts=step.attempts,
+        approver_group=step.approver_group,
+        decided_by=approval.decided_by if approval else None,
+        decided_at=approval.decided_at if approval else None,
+        decision_reason=approval.reason if approval else None,
+        updated_at=step.updated_at,
+    )
+
+
+def request_info(s: Session, req: m.Request) -> api.RequestInfo:
+    steps = s.scalars(select(m.Step).where(m.Step.request_id == req.id).order_by(m.Step.position)).all()
+    approvals = {a.step_id: a for a in s.scalars(select(m.Approval).where(m.Approval.request_id == req.id))}
+    return api.RequestInfo(
+        id=req.id, kind=api.RequestKind(req.kind), service=req.service, team=req.team,
+        environments=list(req.environments), blueprint=req.blueprint, requester=req.requester,
+        state=api.State(req.state), steps=[step_info(st, approvals.get(st.id)) for st in steps],
+        created_at=req.created_at, updated_at=req.updated_at, error=req.error, slack_channel=req.slack_channel,
+        slack_ts=req.slack_ts, description=req.description,
+    )
+
+
+def service_info(s: Session, svc: m.Service) -> api.ServiceInfo:
+    envs = s.scalars(select(m.Environment).where(m.Environment.service_id == svc.id).order_by(m.Environment.id))
+    urls = s.scalars(
+        select(m.Step.pr_url).join(m.Request, m.Request.id == m.Step.request_id)
+        .where(m.Request.service == svc.name, m.Step.pr_url.is_not(None)).order_by(m.Step.id.desc()).limit(20)
+    ).all()
+    return api.ServiceInfo(
+        name=svc.name, team=svc.team, blueprint=svc.blueprint, owner=svc.owner, description=svc.description,
+        environments=[api.EnvironmentInfo(name=e.name, expires_at=e.expires_at, domain=e.domain) for e in envs],
+        pr_urls=[u for u in urls if u],
+    )
+
+
+def audit_info(row: m.AuditEvent) -> api.AuditEvent:
+    return api.AuditEvent(id=row.id, at=row.at, actor=row.actor, service=row.service, action=row.action,
+                          request_id=row.request_id, step_id=row.step_id, from_state=row.from_state,
+                          to_state=row.to_state, detail=row.detail)

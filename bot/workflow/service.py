@@ -1,0 +1,428 @@
+"""WorkflowService: the one object Slack listeners, App Home and the CLI call.
+
+Its request methods are synchronous, quick and database-only (never a forge or Slack call): they
+validate, authorize, take locks, persist a request with its steps, and return plain `api` data.
+The work happens in workers (`run_pending`, `launchpad worker`), which also deliver the
+notifications the request methods leave in the outbox. See docs/workflow.md for the lifecycle.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from bot.store import models as m
+from bot.store.database import Store
+from bot.workflow import locks, records, transitions
+from bot.workflow.api import (
+    Actor,
+    ApprovalInfo,
+    AuditEvent,
+    Locked,
+    NotAllowed,
+    NotFound,
+    Notifier,
+    NullNotifier,
+    RequestInfo,
+    RequestKind,
+    ServiceInfo,
+    State,
+)
+from bot.workflow.changes import load_spec
+from bot.workflow.clock import Clock
+from bot.workflow.engine import Engine
+from bot.workflow.execute import layout_changesets
+from bot.workflow.policy import Policy, facts_for, gates, may_decide
+from bot.workflow.steps import StepKind, StepPlan, extend_layout, forge_key, layout
+from provisioners.errors import InvalidSpecError, LaunchPadError, PermanentError
+from provisioners.plan import RenderContext
+from provisioners.spec import ServiceSpec, parse_spec
+
+log = logging.getLogger(__name__)
+
+SYSTEM = Actor(id="system", name="LaunchPad", is_sre=True)
+
+
+class WorkflowService:
+    def __init__(self, store: Store, engine: Engine, ctx: RenderContext, policy: Policy, clock: Clock,
+                 notifier: Notifier | None = None) -> None:
+        self.store = store
+        self.engine = engine
+        self.ctx = ctx
+        self.policy = policy
+        self.clock = clock
+        self.notifier: Notifier = notifier or NullNotifier()
+
+    # --- submitting -----------------------------------------------------------------------------
+    def submit_create(self, spec_data: dict[str, Any], actor: Actor) -> RequestInfo:
+        spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
+        now = self.clock.now()
+        with self.store.session() as s:
+            svc = s.scalar(select(m.Service).where(m.Service.name == spec.name).with_for_update())
+            active = svc is not None and svc.active
+            previous = _stored_spec(svc, self.ctx) if active else None
+            kind = RequestKind.CHANGE if active else RequestKind.CREATE
+            self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}")
+            existing_envs = self._env_names(s, svc) if active and svc is not None else []
+            if active and svc is not None:
+                if svc.team != spec.team:
+                    raise InvalidSpecError({"team": f"{spec.name} belongs to team {svc.team}; moving a service "
+                                                    "between teams is not supported, ask SRE"})
+                removed = sorted(set(existing_envs) - {e.name for e in spec.environments})
+                if removed:
+                    raise InvalidSpecError({"environments": (
+                        f"{', '.join(removed)} exists and is missing from the spec; remove an environment with "
+                        f"`launchpad delete {spec.name} --env {removed[0]}` (or the Slack delete command)")})
+            owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
+            spec = spec.model_copy(update={"owner": owner})
+            envs = [e.name for e in spec.environments]
+            needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
+            changesets = self._render(lambda: layout_changesets(
+                kind, spec, self.ctx, previous=previous, environments=envs,
+                bindings=svc.bindings if svc is not None else None))
+            req = self._new_request(s, kind, spec, envs, actor, now, previous=previous)
+            locks.acquire(s, spec.name, sorted(set(envs) | set(existing_envs)), req.id, actor.id, now)
+            if svc is None:
+                svc = m.Service(name=spec.name, team=spec.team, blueprint=spec.blueprint, owner=owner,
+                                created_by=actor.id, description=spec.description, active=False, created_at=now,
+                                updated_at=now)
+                s.add(svc)
+            elif not active:
+                svc.team, svc.blueprint, svc.owner, svc.created_by = spec.team, spec.blueprint, owner, actor.id
+                svc.updated_at = now
+            self._add_steps(s, req, layout(kind, changesets, needed), now, actor)
+            return records.request_info(s, req)
+
+    def submit_delete(self, service: str, envs: list[str] | None, actor: Actor, *,
+                      _expired: bool = False) -> RequestInfo:
+        now = self.clock.now()
+        with self.store.session() as s:
+            svc = self._active_service(s, service, for_update=True)
+            self._authorize(actor, svc.team, svc, f"delete {service}")
+            existing = self._env_names(s, svc)
+            targets = sorted(set(envs)) if envs else existing
+            unknown = [e for e in targets if e not in existing]
+            if unknown:
+                raise NotFound(f"{service} has no environment {', '.join(unknown)}; it has: {', '.join(existing)}")
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+            order = {e.name: i for i, e in enumerate(spec.environments)}
+            targets.sort(key=lambda e: order.get(e, 99))
+            needed = gates(facts_for(RequestKind.DELETE, spec, self.ctx.platform, environments=targets), self.policy)
+            changesets = self._render(lambda: layout_changesets(
+                RequestKind.DELETE, spec, self.ctx, previous=None, environments=targets, bindings=svc.bindings))
+            req = self._new_request(s, RequestKind.DELETE, spec, targets, actor, now)
+            locks.acquire(s, service, existing, req.id, actor.id, now)
+            if _expired:
+                for env in s.scalars(select(m.Environment).where(m.Environment.service_id == svc.id,
+                                                                 m.Environment.name.in_(targets))):
+                    env.decommission_request_id = req.id
+            self._add_steps(s, req, layout(RequestKind.DELETE, changesets, needed), now, actor)
+            return records.request_info(s, req)
+
+    def extend(self, service: str, env: str, hours: int, actor: Actor) -> RequestInfo:
+        if hours <= 0:
+            raise NotAllowed("extend by a positive duration, e.g. 24h or 3d")
+        now = self.clock.now()
+        limit = self.ctx.platform.max_ttl_hours
+        with self.store.session() as s:
+            svc = self._active_service(s, service, for_update=True)
+            self._authorize(actor, svc.team, svc, f"extend {service}")
+            row = s.scalar(select(m.Environment).where(m.Environment.service_id == svc.id, m.Environment.name == env))
+            if row is None:
+                raise NotFound(f"{service} has no environment {env}; it has: {', '.join(self._env_names(s, svc))}")
+            if row.expires_at is None:
+                raise NotAllowed(f"{env} is permanent; only temporary (tmp-*) environments expire")
+            held = locks.holder_of(s, service, [env])
+            if held is not None:
+                raise held
+            new_expiry = max(row.expires_at, now) + timedelta(hours=hours)
+            if new_expiry - now > timedelta(hours=limit):
+                room = int((now + timedelta(hours=limit) - max(row.expires_at, now)).total_seconds() // 3600)
+                raise NotAllowed(f"{service}/{env} would expire {int((new_expiry - now).total_seconds() // 3600)}h "
+                                 f"from now; the maximum is {limit}h — extend by at most {max(room, 0)}h")
+            spec = _stored_spec(svc, self.ctx)
+            req = m.Request(kind=RequestKind.EXTEND, service=service, team=svc.team, blueprint=svc.blueprint,
+                            environments=[env], requester=actor.id, state=State.PENDING, cursor=0,
+                            spec=spec.model_dump(mode="json") if spec else None,
+                            params={"hours": hours, "expires_at": new_expiry.isoformat()},
+                            description=f"extend {env} by {hours}h", created_at=now, updated_at=now)
+            s.add(req)
+            s.flush()
+            records.audit(s, now, actor.id, service, "request.submitted", request_id=req.id, to_state=State.PENDING,
+                          detail=f"extend {env} by {hours}h")
+            self._add_steps(s, req, extend_layout(env, hours), now, actor, activate=False)
+            step = transitions.current_step(s, req)
+            assert step is not None
+            records.audit(s, now, actor.id, service, "environment.extended", request_id=req.id,
+                          detail=f"{env}: {row.expires_at.isoformat()} -> {new_expiry.isoformat()}")
+            row.expires_at, row.reminded_at, row.decommission_request_id = new_expiry, None, None
+            row.updated_at = now
+            transitions.step_state(s, req, step, State.SUCCEEDED, now, actor.id,
+                                   f"{env} now expires at {new_expiry:%Y-%m-%d %H:%M} UTC")
+            req.cursor = 1
+            transitions.request_state(s, req, State.SUCCEEDED, now, actor.id)
+            records.notify(s, now, "request_finished", request_id=req.id)
+            return records.request_info(s, req)
+
+    # --- acting on requests ---------------------------------------------------------------------
+    def retry(self, request_id: int, actor: Actor) -> RequestInfo:
+        now = self.clock.now()
+        with self.store.session() as s:
+            req = self._request(s, request_id, for_update=True)
+            self._authorize(actor, req.team, self._service_row(s, req.service), f"retry request #{request_id}",
+                            requester=req.requester)
+            if req.state != State.FAILED:
+                raise NotAllowed(f"request #{req.id} is {req.state}; only a failed request can be retried")
+            if req.denied:
+                raise NotAllowed(f"request #{req.id} was denied ({req.error}); submit a new request instead")
+            step = transitions.current_step(s, req)
+            if step is None or step.state != State.FAILED:
+                raise NotAllowed(f"request #{req.id} has no failed step to resume from")
+            step.failures = 0
+            step.error = None
+            step.run_after = now
+            transitions.step_state(s, req, step, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
+            req.error = None
+            req.finished_at = None
+            transitions.request_state(s, req, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
+            return records.request_info(s, req)
+
+    def cancel(self, request_id: int, actor: Actor) -> RequestInfo:
+        now = self.clock.now()
+        with self.store.session() as s:
+            req = self._request(s, request_id, for_update=True)
+            self._authorize(actor, req.team, self._service_row(s, req.service), f"cancel request #{request_id}",
+                            requester=req.requester)
+            if req.state in (State.SUCCEEDED, State.CANCELLED):
+                raise NotAllowed(f"request #{req.id} is already {req.state}; nothing to cancel")
+            transitions.cancel(s, req, now, actor.id, f"cancelled by {actor.mention}")
+            return records.request_info(s, req)
+
+    def decide(self, request_id: int, step_id: int, actor: Actor, approve: bool,
+               reason: str | None = None) -> RequestInfo:
+        now = self.clock.now()
+        with self.store.session() as s:
+            req = self._request(s, request_id, for_update=True)
+            step = s.get(m.Step, step_id, with_for_update=True)
+            if step is None or step.request_id != req.id:
+                raise NotFound(f"request #{req.id} has no step {step_id}")
+            if step.kind != StepKind.APPROVAL:
+                raise NotAllowed(f"step {step.position + 1} of request #{req.id} ({step.title}) is not an approval")
+            decided = s.scalar(select(m.Approval).where(m.Approval.step_id == step.id))
+            if decided is not None:
+                raise _already(decided)
+            if req.state in (State.SUCCEEDED, State.FAILED, State.CANCELLED):
+                raise NotAllowed(f"request #{req.id} is {req.state}; there is nothing to decide")
+            if step.position != req.cursor or step.state != State.WAITING:
+                raise NotAllowed(f"step {step.position + 1} of request #{req.id} is not waiting for a decision yet")
+            group = step.approver_group or ""
+            if not may_decide(actor, group):
+                raise NotAllowed(f"only members of {group} may approve or deny this step of request #{req.id}")
+            owner = (req.spec or {}).get("owner") if req.kind != RequestKind.DELETE else None
+            if actor.id in (req.requester, owner):
+                raise NotAllowed(f"you asked for request #{req.id}; a requester never approves their own request — "
+                                 f"ask another member of {group}")
+            if not approve and not (reason and reason.strip()):
+                raise NotAllowed("give a reason when denying; the requester sees it")
+            try:
+                with s.begin_nested():
+                    s.add(m.Approval(request_id=req.id, step_id=step.id, approver_group=group,
+                                     decision="approved" if approve else "denied", decided_by=actor.id,
+                                     decided_at=now, reason=(reason or "").strip() or None))
+                    s.flush()
+            except IntegrityError:
+                decided = s.scalar(select(m.Approval).where(m.Approval.step_id == step.id))
+                raise _already(decided) from None
+            who = actor.mention
+            if approve:
+                records.audit(s, now, actor.id, req.service, "approval.approved", request_id=req.id, step_id=step.id,
+                              detail=reason or "")
+                transitions.step_state(s, req, step, State.SUCCEEDED, now, actor.id, f"approved by {who}")
+                records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=f"Approved by {who}")
+                transitions.request_state(s, req, State.RUNNING, now, actor.id)
+                transitions.advance(s, req, now, actor.id, self.ctx)
+            else:
+                records.audit(s, now, actor.id, req.service, "approval.denied", request_id=req.id, step_id=step.id,
+                              detail=reason or "")
+                req.denied = True
+                transitions.fail(s, req, step, f"denied by {who}: {(reason or '').strip()}", now, actor.id)
+                locks.release(s, req.id)
+                req.cleanup_pending = True
+            return records.request_info(s, req)
+
+    def set_thread(self, request_id: int, channel: str, ts: str) -> None:
+        with self.store.session() as s:
+            req = self._request(s, request_id)
+            req.slack_channel, req.slack_ts = channel, ts
+
+    # --- reading --------------------------------------------------------------------------------
+    def get_request(self, request_id: int) -> RequestInfo:
+        with self.store.session() as s:
+            return records.request_info(s, self._request(s, request_id))
+
+    def list_requests(self, *, requester: str | None = None, service: str | None = None, open_only: bool = False,
+                      limit: int = 50) -> list[RequestInfo]:
+        with self.store.session() as s:
+            q = select(m.Request).order_by(m.Request.id.desc()).limit(limit)
+            if requester:
+                q = q.where(m.Request.requester == requester)
+            if service:
+                q = q.where(m.Request.service == service)
+            if open_only:
+                q = q.where(m.Request.state.in_([State.PENDING, State.RUNNING, State.WAITING, State.FAILED]))
+            return [records.request_info(s, r) for r in s.scalars(q)]
+
+    def get_service(self, name: str) -> ServiceInfo:
+        with self.store.session() as s:
+            return records.service_info(s, self._active_service(s, name))
+
+    def list_services(self, *, owner: str | None = None, team: str | None = None) -> list[ServiceInfo]:
+        with self.store.session() as s:
+            q = select(m.Service).where(m.Service.active.is_(True)).order_by(m.Service.name)
+            if owner:
+                q = q.where(m.Service.owner == owner)
+            if team:
+                q = q.where(m.Service.team == team)
+            return [records.service_info(s, svc) for svc in s.scalars(q)]
+
+    def pending_approvals(self) -> list[ApprovalInfo]:
+        with self.store.session() as s:
+            rows = s.execute(
+                select(m.Step, m.Request).join(m.Request, m.Request.id == m.Step.request_id)
+                .where(m.Step.kind == StepKind.APPROVAL, m.Step.state == State.WAITING,
+                       m.Step.position == m.Request.cursor, m.Request.state == State.WAITING)
+                .order_by(m.Request.id)
+            ).all()
+            out = []
+            for step, req in rows:
+                info = records.request_info(s, req)
+                step_info = next(st for st in info.steps if st.id == step.id)
+                out.append(ApprovalInfo(request=info, step=step_info, reasons=list(step.reasons)))
+            return out
+
+    def audit(self, service: str) -> list[AuditEvent]:
+        with self.store.session() as s:
+            rows = s.scalars(select(m.AuditEvent).where(m.AuditEvent.service == service).order_by(m.AuditEvent.id))
+            events = [records.audit_info(r) for r in rows]
+            if not events and self._service_row(s, service) is None:
+                raise NotFound(f"no service named {service!r} has any history; see `launchpad list`")
+            return events
+
+    # --- worker side ----------------------------------------------------------------------------
+    def run_pending(self, worker_id: str, max_steps: int = 100, kinds: Collection[str] | None = None) -> int:
+        """One worker pass: deliver notifications, close abandoned PRs, run up to `max_steps` steps."""
+        return self.engine.run_pending(worker_id, self.notifier, max_steps, kinds)
+
+    def deliver_notifications(self, worker_id: str) -> int:
+        return self.engine.deliver(worker_id, self.notifier)
+
+    def expire_environments(self) -> list[RequestInfo]:
+        """Remind owners before expiry; at expiry, open the decommission request (once)."""
+        self.engine.remind_owners()
+        opened = []
+        for service, env in self.engine.expired_environments():
+            try:
+                opened.append(self.submit_delete(service, [env], SYSTEM, _expired=True))
+            except Locked as exc:
+                log.info("decommission of %s/%s waits: %s", service, env, exc)
+            except LaunchPadError as exc:
+                log.warning("cannot decommission %s/%s: %s", service, env, exc)
+        return opened
+
+    def remind_approvers(self) -> int:
+        return self.engine.remind_approvers()
+
+    # --- internals ------------------------------------------------------------------------------
+    def _authorize(self, actor: Actor, team: str, svc: m.Service | None, what: str, *,
+                   requester: str | None = None) -> None:
+        if actor.is_sre or team in actor.teams or actor.id == requester:
+            return
+        if svc is not None and svc.active:
+            if actor.id in (svc.owner, svc.created_by):
+                return
+            raise NotAllowed(f"only members of team {team}, the owner of {svc.name} ({svc.owner}), or SRE may "
+                             f"{what}")
+        platform_team = self.ctx.platform.teams.get(team)
+        if platform_team is not None and not platform_team.slack_group:
+            return  # the platform does not track this team's members: whoever creates the service owns it
+        raise NotAllowed(f"only members of team {team} or SRE may {what}")
+
+    def _render(self, fn: Any) -> Any:
+        try:
+            return fn()
+        except LaunchPadError:
+            raise
+        except (ValueError, KeyError) as exc:
+            raise PermanentError(f"the templates could not render this request: {exc}") from None
+
+    def _new_request(self, s: Session, kind: RequestKind, spec: ServiceSpec, envs: list[str], actor: Actor,
+                     now: Any, previous: ServiceSpec | None = None) -> m.Request:
+        req = m.Request(kind=kind, service=spec.name, team=spec.team, blueprint=spec.blueprint, environments=envs,
+                        requester=actor.id, state=State.PENDING, cursor=0, spec=spec.model_dump(mode="json"),
+                        previous_spec=previous.model_dump(mode="json") if previous else None, params={},
+                        description=spec.description, created_at=now, updated_at=now)
+        s.add(req)
+        s.flush()
+        records.audit(s, now, actor.id, spec.name, "request.submitted", request_id=req.id, to_state=State.PENDING,
+                      detail=f"{kind.value} {', '.join(envs)}")
+        records.notify(s, now, "request_changed", request_id=req.id)
+        return req
+
+    def _add_steps(self, s: Session, req: m.Request, plans: list[StepPlan], now: Any, actor: Actor, *,
+                   activate: bool = True) -> None:
+        for position, plan in enumerate(plans):
+            s.add(m.Step(request_id=req.id, position=position, kind=plan.kind, title=plan.title, state=State.PENDING,
+                         repo=plan.repo, repo_index=plan.repo_index,
+                         forge_key=forge_key(req.id, plan.repo, plan.repo_index) if plan.repo else None,
+                         approver_group=plan.approver_group, reasons=plan.reasons, run_after=now, created_at=now,
+                         updated_at=now, attempts=0, failures=0))
+        s.flush()
+        if activate:
+            transitions.activate(s, req, now, actor.id)
+
+    def _request(self, s: Session, request_id: int, *, for_update: bool = False) -> m.Request:
+        req = s.get(m.Request, request_id, with_for_update=for_update)
+        if req is None:
+            raise NotFound(f"no request #{request_id}; `launchpad list` shows recent requests")
+        return req
+
+    def _service_row(self, s: Session, name: str) -> m.Service | None:
+        return s.scalar(select(m.Service).where(m.Service.name == name))
+
+    def _active_service(self, s: Session, name: str, *, for_update: bool = False) -> m.Service:
+        q = select(m.Service).where(m.Service.name == name, m.Service.active.is_(True))
+        svc = s.scalar(q.with_for_update() if for_update else q)
+        if svc is None:
+            raise NotFound(f"no service named {name!r}; `launchpad list` shows services and requests")
+        return svc
+
+    def _env_names(self, s: Session, svc: m.Service | None) -> list[str]:
+        if svc is None:
+            return []
+        return list(s.scalars(select(m.Environment.name).where(m.Environment.service_id == svc.id)
+                              .order_by(m.Environment.id)))
+
+
+def _stored_spec(svc: m.Service | None, ctx: RenderContext) -> ServiceSpec | None:
+    if svc is None or not svc.spec:
+        return None
+    try:
+        return load_spec(svc.spec, ctx)
+    except InvalidSpecError as exc:
+        raise PermanentError(f"the recorded spec of {svc.name} no longer validates against the platform "
+                             f"settings ({exc}); ask SRE") from None
+
+
+def _already(decided: m.Approval | None) -> NotAllowed:
+    if decided is None:
+        return NotAllowed("this step was decided just now; refresh")
+    who = f"<@{decided.decided_by}>" if decided.decided_by.startswith(("U", "W")) else decided.decided_by
+    return NotAllowed(f"already {decided.decision} by {who} at {decided.decided_at:%Y-%m-%d %H:%M} UTC")
