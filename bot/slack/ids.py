@@ -47,3 +47,6 @@ def parse_approval_value(value: str) -> tuple[int, int]:
     """`'12:5'` -> (12, 5); raises ValueError on anything else."""
     request_id, step_id = value.split(":", 1)
     return int(request_id), int(step_id)
+
+# declared in manifest.yaml; the AWS listener group handles it
+IAM_PASSWORD_SHORTCUT = "launchpad_iam_password_reset"
