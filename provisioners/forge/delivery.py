@@ -12,6 +12,7 @@ import json
 from dataclasses import dataclass
 
 from provisioners.changeset import ChangeSet
+from provisioners.forge.base import Change, ChangeState, branch_for
 
 KEY_TRAILER = "LaunchPad-Key"
 CONTENT_TRAILER = "LaunchPad-Content"
@@ -89,3 +90,10 @@ def conflict_message(repo: str, key: str, paths: list[str]) -> str:
 def foreign_commit_message(repo: str, key: str, head_sha: str) -> str:
     return (f"{repo}: branch launchpad/{key} has a commit LaunchPad did not make ({head_sha[:12]}); "
             "merge or close that pull request by hand - LaunchPad will not overwrite it")
+
+
+def no_op_change(repo: str, key: str, base_branch: str, base_sha: str) -> Change:
+    """The base already holds exactly this content: no pull request is opened, and the change reads as
+    merged at the base commit (number 0, `Change.no_op`), so the workflow can treat delivery as done."""
+    return Change(repo=repo, key=key, branch=branch_for(key), number=0, url="", state=ChangeState.MERGED,
+                  head_sha=base_sha, base_branch=base_branch, merge_sha=base_sha, wrote=False)

@@ -33,6 +33,7 @@ from provisioners.forge.delivery import (
     conflicting_paths,
     foreign_commit_message,
     is_current,
+    no_op_change,
     read_mark,
 )
 
@@ -79,7 +80,7 @@ class LocalForge:
             if target is None:
                 tree = self._build_tree(git_dir, base_sha, changeset)
                 if pull is None and tree == self._tree_of(git_dir, base_sha):
-                    return _no_op(repo, key, branch, base_branch, base_sha)
+                    return no_op_change(repo, key, base_branch, base_sha)
                 target = self._git(git_dir, "commit-tree", tree, "-p", base_sha,
                                    input=commit_message(title, key, changeset)).strip()
                 self._git(git_dir, "update-ref", f"refs/heads/{branch}", target, head_sha or _ZERO)
@@ -311,12 +312,6 @@ class LocalForge:
 
 def _find_pull(pulls: dict[str, Any], key: str) -> dict[str, Any] | None:
     return next((p for p in pulls["pulls"] if p["key"] == key), None)
-
-
-def _no_op(repo: str, key: str, branch: str, base_branch: str, base_sha: str) -> Change:
-    """The base already holds exactly this content: report it as merged with no pull request."""
-    return Change(repo=repo, key=key, branch=branch, number=0, url="", state=ChangeState.MERGED,
-                  head_sha=base_sha, base_branch=base_branch, merge_sha=base_sha, wrote=False)
 
 
 def _now() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
@@ -16,7 +17,11 @@ from typing import Any, Protocol
 import pytest
 
 from provisioners.forge.base import Forge
+from provisioners.forge.credentials import TokenCredential
+from provisioners.forge.github import GitHubForge
 from provisioners.forge.local import LocalForge
+from provisioners.forge.retry import RetryPolicy, WritePacer
+from tests.support.github_server import GitHubServer
 
 
 class ForgeHarness(Protocol):
@@ -89,12 +94,90 @@ class LocalHarness:
         return self._git("rev-parse", f"refs/heads/{branch}").strip()
 
 
-FORGE_KINDS = ["local"]
+class FakeClock:
+    """Injected into forges so waits are recorded and time advances without really sleeping."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
 
 
-@pytest.fixture(params=FORGE_KINDS)
+def github_forge(server: GitHubServer, clock: FakeClock, token: str = "ghp_contracttoken0000000000",
+                 **kw: Any) -> GitHubForge:
+    kw.setdefault("policy", RetryPolicy(max_retries=4, wait_cap=300))
+    kw.setdefault("pacer", WritePacer(clock=clock, sleep=clock.sleep))
+    return GitHubForge(TokenCredential(token), api_url=server.api_url, sleep=clock.sleep, clock=clock, **kw)
+
+
+class GitHubHarness:
+    kind = "github"
+
+    def __init__(self, server: GitHubServer, clock: FakeClock) -> None:
+        self.server = server
+        self.clock = clock
+        self.repo = "acme/infra"
+        server.seed_repo(self.repo)
+        self.forge = github_forge(server, clock)
+
+    def _pull_of(self, key: str) -> int:
+        return next(p.number for p in self.server.pulls(self.repo) if p.head == f"launchpad/{key}")
+
+    def commit(self, files: dict[str, str], deletes: list[str] | None = None, branch: str = "main") -> str:
+        return self.server.commit(self.repo, files, deletes, branch=branch)
+
+    def merge(self, key: str) -> None:
+        self.server.merge_pull(self.repo, self._pull_of(key))
+
+    def drop_pull(self, key: str) -> None:
+        self.server.delete_pull(self.repo, self._pull_of(key))
+
+    def drop_branch(self, key: str) -> None:
+        self.server.delete_ref(self.repo, f"refs/heads/launchpad/{key}")
+
+    def state(self) -> Any:
+        """Writes seen by the server, plus refs and pull requests."""
+        writes = len([c for c in self.server.calls if c.is_write])
+        pulls = [(p.number, p.state, p.head_sha, p.title, tuple(p.labels)) for p in self.server.pulls(self.repo)]
+        return writes, dict(self.server.repos[self.repo].refs), pulls
+
+    def branch_commits(self, key: str, base: str = "main") -> int:
+        return self.server.commits_ahead(self.repo, f"launchpad/{key}", base)
+
+    def pull_count(self) -> int:
+        return len(self.server.pulls(self.repo))
+
+    def branch_names(self) -> list[str]:
+        return self.server.branches(self.repo)
+
+    def parent_of(self, sha: str) -> str:
+        return str(self.server.objects.read_commit(sha)["parents"][0])
+
+    def tip(self, branch: str = "main") -> str:
+        return self.server.tip(self.repo, branch)
+
+
+@pytest.fixture
+def github_server() -> Iterator[GitHubServer]:
+    with GitHubServer() as server:
+        yield server
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["local", "github"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ForgeHarness]:
     if request.param == "local":
         yield LocalHarness(tmp_path / "repos")
-    else:  # pragma: no cover - filled in below once the GitHub server exists
-        raise AssertionError(request.param)
+    else:
+        with GitHubServer() as server:
+            yield GitHubHarness(server, FakeClock())

@@ -1,0 +1,365 @@
+"""GitHub (and GitHub Enterprise) forge on PyGithub: one Git Data API commit and one pull request.
+
+For a new change it costs 7 calls whatever the number of files: find the PR by head branch, read
+the base branch (sha and tree in one answer), create one tree with inline contents on the base
+tree (deletions are entries with a null sha), one commit, the `launchpad/<key>` ref, the PR, and
+its labels. A repeat after success costs 3 read-only calls. Every call goes through `Retrier`
+(backoff, rate-limit waits) and every write through the credential's `WritePacer`. It never
+decides what to write (see `delivery.py` for the shared idempotency and conflict rules) and never
+lets a secret into a message: GitHub failures are re-worded from status and GitHub's text only.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
+from github.GitCommit import GitCommit
+from github.GitRef import GitRef
+from github.GitTree import GitTree
+from github.PullRequest import PullRequest
+from github.Repository import Repository
+
+from provisioners.changeset import ChangeSet
+from provisioners.errors import ConflictError, PermanentError
+from provisioners.forge.base import Change, ChangeState, branch_for
+from provisioners.forge.credentials import AppCredential, Credential, redact_github_logs, register_secret
+from provisioners.forge.delivery import (
+    FILE_MODE,
+    commit_message,
+    conflict_message,
+    conflicting_paths,
+    foreign_commit_message,
+    is_current,
+    no_op_change,
+    read_mark,
+)
+from provisioners.forge.retry import Clock, Retrier, RetryPolicy, Sleep, WritePacer
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+DEFAULT_API_URL = "https://api.github.com"
+_TOKEN_REFRESH_MARGIN = 300.0
+
+
+@dataclass(frozen=True)
+class Quota:
+    """What GitHub last said about this credential's primary rate limit (-1 before any call)."""
+
+    remaining: int
+    limit: int
+    reset_at: datetime | None
+
+
+class GitHubForge:
+    """Forge for repositories named 'owner/name' on one GitHub host with one credential."""
+
+    def __init__(self, credential: Credential, *, api_url: str = DEFAULT_API_URL, name: str = "default",
+                 policy: RetryPolicy | None = None, pacer: WritePacer | None = None, timeout: float = 15.0,
+                 sleep: Sleep = time.sleep, clock: Clock = time.time, rng: random.Random | None = None,
+                 user_agent: str = "LaunchPad") -> None:
+        self.name = name
+        self.api_url = api_url.rstrip("/")
+        self._credential = credential
+        self._timeout = max(1, round(timeout))  # PyGithub insists on whole seconds
+        self._user_agent = user_agent
+        self._clock = clock
+        self._retrier = Retrier(policy or RetryPolicy(), name=name, sleep=sleep, clock=clock, rng=rng)
+        self._pacer = pacer if pacer is not None else WritePacer(sleep=sleep)
+        self._lock = threading.Lock()
+        self._client: Github | None = None
+        self._client_expires = float("inf")
+        redact_github_logs()
+
+    def __repr__(self) -> str:
+        return f"GitHubForge(name={self.name!r}, api_url={self.api_url!r})"
+
+    # --- the Forge protocol --------------------------------------------------------------------
+
+    def open_change(self, repo: str, key: str, changeset: ChangeSet, *, title: str, body: str,
+                    labels: list[str] | None = None, base_branch: str = "main") -> Change:
+        gh_repo = self._repo(repo)
+        branch = branch_for(key)
+        pull = self._find_pull(gh_repo, repo, branch)
+        if pull is not None and _state(pull) != ChangeState.OPEN:
+            return self._change(repo, key, pull, wrote=False)
+        base = self._read(lambda: gh_repo.get_branch(base_branch), f"read branch {base_branch} of {repo}",
+                          missing=f"{repo}: base branch {base_branch!r} does not exist (or the credential "
+                                  f"{self.name!r} cannot see the repository)")
+        base_sha: str = base.commit.sha
+        base_tree: GitTree = base.commit.commit.tree
+        base_commit: GitCommit = base.commit.commit
+        wrote = False
+        target: str | None = None
+        if pull is not None:
+            target = self._reusable_head(gh_repo, repo, key, changeset, base_sha, pull.head.sha)
+        if target is None:
+            tree = self._create_tree(gh_repo, repo, base_tree, changeset)
+            if pull is None and tree.sha == base_tree.sha:
+                return no_op_change(repo, key, base_branch, base_sha)
+            commit = self._write(lambda: gh_repo.create_git_commit(
+                commit_message(title, key, changeset), tree, [base_commit]),
+                f"create a commit in {repo}")
+            target = commit.sha
+            if pull is not None:
+                self._move_branch(gh_repo, repo, branch, target)
+            else:
+                target = self._create_branch(gh_repo, repo, key, changeset, base_sha, target)
+            wrote = True
+        if pull is None:
+            pull = self._create_pull(gh_repo, repo, branch, base_branch, title, body)
+            self._add_labels(pull, repo, labels or [], already=[])
+            return self._change(repo, key, pull, wrote=True, head_sha=target)
+        if pull.title != title or (pull.body or "") != body:
+            pull_to_edit = pull
+            self._write(lambda: pull_to_edit.edit(title=title, body=body), f"update pull request in {repo}")
+            wrote = True
+        wrote = self._add_labels(pull, repo, labels or [], already=[label.name for label in pull.labels]) or wrote
+        return self._change(repo, key, pull, wrote=wrote, head_sha=target)
+
+    def get_change(self, repo: str, key: str) -> Change | None:
+        pull = self._find_pull(self._repo(repo), repo, branch_for(key))
+        return None if pull is None else self._change(repo, key, pull, wrote=False)
+
+    def close_change(self, repo: str, key: str) -> None:
+        pull = self._find_pull(self._repo(repo), repo, branch_for(key))
+        if pull is not None and _state(pull) == ChangeState.OPEN:
+            self._write(lambda: pull.edit(state="closed"), f"close pull request #{pull.number} in {repo}")
+
+    def read_file(self, repo: str, path: str, ref: str = "main") -> str | None:
+        gh_repo = self._repo(repo)
+        content = self._read(lambda: gh_repo.get_contents(path, ref=ref), f"read {path} in {repo}", missing=None)
+        if content is None or isinstance(content, list) or content.type != "file":
+            return None
+        return content.decoded_content.decode("utf-8")
+
+    def list_files(self, repo: str, prefix: str = "", ref: str = "main") -> list[str]:
+        """Paths on `ref` starting with `prefix` (a plain string prefix: pass 'dir/' for a directory)."""
+        gh_repo = self._repo(repo)
+        tree = self._read(lambda: gh_repo.get_git_tree(ref, recursive=True), f"list files in {repo}", missing=None)
+        if tree is None:
+            return []
+        if tree.raw_data.get("truncated"):
+            raise PermanentError(f"{repo}: GitHub truncated the file listing of {ref!r} (repository too large "
+                                 "for one recursive tree); narrow LaunchPad's repository root")
+        return sorted(e.path for e in tree.tree if e.type == "blob" and e.path.startswith(prefix))
+
+    # --- beyond the protocol -------------------------------------------------------------------
+
+    def merge_change(self, repo: str, key: str) -> Change:
+        """Merge the open pull request (demo and tests; people normally merge on GitHub)."""
+        gh_repo = self._repo(repo)
+        pull = self._find_pull(gh_repo, repo, branch_for(key))
+        if pull is None:
+            raise PermanentError(f"{repo}: no pull request for launchpad/{key} to merge")
+        if _state(pull) == ChangeState.MERGED:
+            return self._change(repo, key, pull, wrote=False)
+        if _state(pull) == ChangeState.CLOSED:
+            raise PermanentError(f"{repo}: pull request #{pull.number} is closed; reopen it before merging")
+        number = pull.number
+        self._write(lambda: pull.merge(merge_method="merge"), f"merge pull request #{number} in {repo}")
+        merged = self._find_pull(gh_repo, repo, branch_for(key))
+        assert merged is not None
+        return self._change(repo, key, merged, wrote=True)
+
+    def quota(self) -> Quota:
+        """Remaining primary rate limit of this credential, from the last response (no API call)."""
+        client = self._client
+        if client is None:
+            return Quota(-1, -1, None)
+        remaining, limit = client.requester.rate_limiting
+        reset = client.requester.rate_limiting_resettime
+        return Quota(remaining, limit, datetime.fromtimestamp(reset, UTC) if reset else None)
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    def _find_pull(self, gh_repo: Repository, repo: str, branch: str) -> PullRequest | None:
+        owner = repo.split("/", 1)[0]
+        pulls = self._read(lambda: list(gh_repo.get_pulls(state="all", head=f"{owner}:{branch}")),
+                           f"look up the pull request of {branch} in {repo}",
+                           missing=f"{repo}: repository not found, or credential {self.name!r} cannot see it")
+        pulls = [p for p in pulls if p.head.ref == branch]
+        return next((p for p in pulls if p.state == "open"), pulls[0] if pulls else None)
+
+    def _reusable_head(self, gh_repo: Repository, repo: str, key: str, changeset: ChangeSet, base_sha: str,
+                       head_sha: str) -> str | None:
+        """The branch head when it already is our commit on this base; ConflictError when it must not be replaced."""
+        head = self._read(lambda: gh_repo.get_git_commit(head_sha), f"read commit {head_sha[:12]} in {repo}")
+        parents = [p.sha for p in head.parents]
+        if read_mark(head.message).key != key or len(parents) != 1:
+            raise ConflictError(foreign_commit_message(repo, key, head_sha), [])
+        if is_current(head.message, parents[0], key, changeset, base_sha):
+            return head_sha
+        if parents[0] != base_sha:
+            comparison = self._read(lambda: gh_repo.compare(parents[0], base_sha),
+                                    f"compare the base of {repo} with our branch point")
+            changed: dict[str, str | None] = {}
+            for f in comparison.files:
+                changed[f.filename] = None if f.status == "removed" else f.sha
+                if f.status == "renamed" and f.previous_filename:
+                    changed[f.previous_filename] = None
+            conflicts = conflicting_paths(changeset, changed)
+            if conflicts:
+                raise ConflictError(conflict_message(repo, key, conflicts), conflicts)
+        return None
+
+    def _create_tree(self, gh_repo: Repository, repo: str, base_tree: GitTree, changeset: ChangeSet) -> GitTree:
+        deletes = [p for p in changeset.deletes if p not in changeset.files]
+        for attempt in (1, 2):
+            elements = [InputGitTreeElement(path, FILE_MODE, "blob", content=content)
+                        for path, content in sorted(changeset.files.items())]
+            elements += [InputGitTreeElement(path, FILE_MODE, "blob", sha=None) for path in deletes]
+            if not elements:
+                return base_tree
+            try:
+                return self._write(partial(gh_repo.create_git_tree, elements, base_tree),
+                                   f"create a tree in {repo}", passthrough=(422,))
+            except GithubException:
+                if attempt == 2 or not deletes:
+                    raise PermanentError(f"{repo}: GitHub refused the tree for this change set (422)") from None
+                # GitHub refuses to delete a path that is not there: keep only deletions that exist.
+                existing = self._read(lambda: gh_repo.get_git_tree(base_tree.sha, recursive=True),
+                                      f"list files in {repo}")
+                present = {e.path for e in existing.tree}
+                deletes = [p for p in deletes if p in present]
+        raise AssertionError("unreachable")
+
+    def _create_branch(self, gh_repo: Repository, repo: str, key: str, changeset: ChangeSet, base_sha: str,
+                       commit_sha: str) -> str:
+        """Create `launchpad/<key>`; when a partial run left it behind, keep it if current, else move it."""
+        branch = branch_for(key)
+        try:
+            self._write(lambda: gh_repo.create_git_ref(f"refs/heads/{branch}", commit_sha),
+                        f"create branch {branch} in {repo}", passthrough=(422,))
+            return commit_sha
+        except GithubException:
+            pass  # it exists: a previous run (or a lost response of this one) created it
+        ref = self._read(lambda: gh_repo.get_git_ref(f"heads/{branch}").object.sha, f"read branch {branch} in {repo}")
+        if ref == commit_sha:
+            return commit_sha
+        existing = self._reusable_head(gh_repo, repo, key, changeset, base_sha, ref)
+        if existing is not None:
+            return existing
+        self._move_branch(gh_repo, repo, branch, commit_sha)
+        return commit_sha
+
+    def _move_branch(self, gh_repo: Repository, repo: str, branch: str, sha: str) -> None:
+        # PyGithub's lazy GitRef points at /git/ref/ (the read endpoint); updates go to /git/refs/.
+        ref = GitRef(gh_repo.requester, headers={}, completed=False,
+                     attributes={"ref": f"refs/heads/{branch}", "url": f"{gh_repo.url}/git/refs/heads/{quote(branch)}"})
+        self._write(lambda: ref.edit(sha, force=True), f"move branch {branch} in {repo}")
+
+    def _create_pull(self, gh_repo: Repository, repo: str, branch: str, base_branch: str, title: str,
+                     body: str) -> PullRequest:
+        try:
+            return self._write(lambda: gh_repo.create_pull(base=base_branch, head=branch, title=title, body=body),
+                               f"open a pull request in {repo}", passthrough=(422,))
+        except GithubException as err:
+            found = self._find_pull(gh_repo, repo, branch)  # a lost response may have opened it already
+            if found is not None and _state(found) == ChangeState.OPEN:
+                return found
+            raise PermanentError(f"{repo}: GitHub refused to open a pull request from {branch} "
+                                 f"({err.status} {_message(err)})") from None
+
+    def _add_labels(self, pull: PullRequest, repo: str, labels: list[str], *, already: list[str]) -> bool:
+        missing = sorted(set(labels) - set(already))
+        if not missing:
+            return False
+        self._write(lambda: pull.add_to_labels(*missing), f"label pull request #{pull.number} in {repo}")
+        return True
+
+    # --- plumbing ------------------------------------------------------------------------------
+
+    def _repo(self, repo: str) -> Repository:
+        if repo.count("/") != 1 or not all(repo.split("/")):
+            raise PermanentError(f"GitHub repository {repo!r} must be 'owner/name'")
+        return self._github().get_repo(repo, lazy=True)
+
+    def _github(self) -> Github:
+        with self._lock:
+            if self._client is None or self._clock() >= self._client_expires:
+                self._client = self._connect()
+            return self._client
+
+    def _connect(self) -> Github:
+        credential = self._credential
+        if isinstance(credential, AppCredential):
+            token = self._installation_token(credential)
+        else:
+            token = credential.token
+            self._client_expires = float("inf")
+        return Github(auth=Auth.Token(token), base_url=self.api_url, timeout=self._timeout, retry=None,
+                      seconds_between_requests=None, seconds_between_writes=None, lazy=True, per_page=100,
+                      user_agent=self._user_agent)
+
+    def _installation_token(self, credential: AppCredential) -> str:
+        integration = GithubIntegration(auth=Auth.AppAuth(credential.app_id, credential.private_key),
+                                        base_url=self.api_url, timeout=self._timeout, retry=None,
+                                        seconds_between_requests=None, seconds_between_writes=None,
+                                        user_agent=self._user_agent)
+        grant = self._retrier.run(lambda: integration.get_access_token(credential.installation_id),
+                                  what=f"get an installation token for app {credential.app_id}")
+        register_secret(grant.token)
+        self._client_expires = grant.expires_at.timestamp() - _TOKEN_REFRESH_MARGIN
+        return grant.token
+
+    def _read(self, fn: Callable[[], T], what: str, *, missing: Any = ...) -> T:
+        """A read-only call; `missing` is returned on 404 (or, when a string, raised as PermanentError)."""
+        try:
+            result = self._retrier.run(fn, what=what)
+        except GithubException as err:
+            if err.status == 404 and missing is not ...:
+                if isinstance(missing, str):
+                    raise PermanentError(missing) from None
+                return missing
+            raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
+        self._log_quota()
+        return result
+
+    def _write(self, fn: Callable[[], T], what: str, *, passthrough: tuple[int, ...] = ()) -> T:
+        """A content-creating call: paced per credential, retried, 4xx re-worded unless passed through."""
+        try:
+            result = self._retrier.run(fn, what=what, pacer=self._pacer)
+        except GithubException as err:
+            if err.status in passthrough:
+                raise
+            raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
+        self._log_quota()
+        return result
+
+    def _log_quota(self) -> None:
+        if log.isEnabledFor(logging.DEBUG):
+            quota = self.quota()
+            log.debug("github quota credential=%s remaining=%d limit=%d", self.name, quota.remaining, quota.limit)
+
+    def _change(self, repo: str, key: str, pull: PullRequest, *, wrote: bool, head_sha: str | None = None) -> Change:
+        state = _state(pull)
+        return Change(repo=repo, key=key, branch=pull.head.ref, number=pull.number, url=pull.html_url, state=state,
+                      head_sha=head_sha or pull.head.sha, base_branch=pull.base.ref,
+                      merge_sha=pull.merge_commit_sha if state == ChangeState.MERGED else None, wrote=wrote)
+
+
+def _state(pull: PullRequest) -> ChangeState:
+    if pull.merged_at is not None:
+        return ChangeState.MERGED
+    return ChangeState.OPEN if pull.state == "open" else ChangeState.CLOSED
+
+
+def _message(err: GithubException) -> str:
+    data = err.data
+    text = data.get("message", "") if isinstance(data, dict) else ""
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if isinstance(errors, list):
+        text += "; " + "; ".join(str(e.get("message") or e.get("code") or "") for e in errors if isinstance(e, dict))
+    return str(text)[:300]
+

@@ -1,0 +1,181 @@
+"""How GitHub calls wait: retries with backoff on 5xx and timeouts, rate-limit waits, and write pacing.
+
+`Retrier.run` wraps one API call. It decides from the failure alone (status, headers, exception
+type) whether to sleep and try again or to give up with a `TransientError` carrying `retry_at`;
+anything else is re-raised for the caller to interpret (404, 422...). `WritePacer` is a token bucket
+per credential for content-creating calls (GitHub caps them near 80 a minute and 500 an hour).
+All waiting goes through injected `sleep` and `clock` callables so tests never really wait.
+Messages never include a token: they are built here from status codes and GitHub's own text.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import requests
+from github import GithubException
+
+from provisioners.errors import PermanentError, TransientError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Sleep = Callable[[float], None]
+Clock = Callable[[], float]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Knobs for one credential's calls (Settings: github_max_retries, github_rate_limit_wait_cap_seconds)."""
+
+    max_retries: int = 5
+    backoff_base: float = 1.0
+    backoff_max: float = 60.0
+    wait_cap: float = 300.0
+    secondary_min_wait: float = 60.0
+
+
+class WritePacer:
+    """Token buckets (per minute and per hour) shared by every forge using one credential."""
+
+    def __init__(self, per_minute: int = 60, per_hour: int = 450, *, clock: Clock = time.monotonic,
+                 sleep: Sleep = time.sleep) -> None:
+        if per_minute <= 0 or per_hour <= 0:
+            raise ValueError("write pacing rates must be positive")
+        self._buckets = [_Bucket(capacity=max(1, per_minute // 6), per_second=per_minute / 60.0, clock=clock),
+                         _Bucket(capacity=max(1, per_hour // 6), per_second=per_hour / 3600.0, clock=clock)]
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self.waited = 0.0
+
+    def acquire(self) -> None:
+        """Take one write slot, sleeping until the buckets allow it."""
+        with self._lock:
+            wait = max(bucket.reserve() for bucket in self._buckets)
+            self.waited += wait
+        if wait > 0:
+            log.debug("pacing GitHub writes: waiting %.1fs", wait)
+            self._sleep(wait)
+
+
+class _Bucket:
+    def __init__(self, capacity: int, per_second: float, clock: Clock) -> None:
+        self.capacity, self.per_second, self.clock = capacity, per_second, clock
+        self.tokens = float(capacity)
+        self.updated = clock()
+
+    def reserve(self) -> float:
+        """Take a token (possibly going into debt) and return how long the caller must wait for it."""
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.per_second)
+        self.updated = now
+        self.tokens -= 1
+        return 0.0 if self.tokens >= 0 else -self.tokens / self.per_second
+
+
+class Retrier:
+    """Runs one call under the policy; `name` identifies the credential in messages (never its secret)."""
+
+    def __init__(self, policy: RetryPolicy, *, name: str, sleep: Sleep = time.sleep, clock: Clock = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.policy, self.name, self.sleep, self.clock = policy, name, sleep, clock
+        self.rng = rng or random.Random()
+
+    def run(self, fn: Callable[[], T], *, what: str, pacer: WritePacer | None = None) -> T:
+        failures = 0
+        limited = 0
+        while True:
+            if pacer is not None:
+                pacer.acquire()
+            try:
+                return fn()
+            except GithubException as err:
+                status, headers = err.status, {k.lower(): v for k, v in (err.headers or {}).items()}
+                message = _github_message(err.data)
+                if _is_primary_limit(status, headers):
+                    limited += 1
+                    self._wait_for_reset(headers, what, limited)
+                    continue
+                if _is_secondary_limit(status, headers, message):
+                    limited += 1
+                    self._wait_secondary(headers, what, limited)
+                    continue
+                if status >= 500:
+                    failures += 1
+                    self._backoff(failures, what, f"HTTP {status}")
+                    continue
+                if status == 401:
+                    raise PermanentError(f"GitHub rejected credential {self.name!r} while trying to {what} "
+                                         f"(401 {message or 'Bad credentials'}); check its token or GitHub App "
+                                         "installation") from None
+                if status == 403:
+                    raise PermanentError(f"credential {self.name!r} may not {what} (403 {message}); grant the "
+                                         "permissions listed in docs/forge.md") from None
+                raise
+            except (requests.Timeout, requests.ConnectionError) as err:
+                failures += 1
+                self._backoff(failures, what, "timed out" if isinstance(err, requests.Timeout) else
+                              "connection failed")
+
+    def _backoff(self, failures: int, what: str, reason: str) -> None:
+        if failures > self.policy.max_retries:
+            raise TransientError(f"GitHub failed {failures} times while trying to {what} (last: {reason}); "
+                                 "LaunchPad will retry the step later") from None
+        delay = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (failures - 1))
+        delay *= 0.5 + self.rng.random()  # jitter so workers do not retry in lock step
+        log.info("GitHub %s while trying to %s; retry %d/%d in %.1fs", reason, what, failures,
+                 self.policy.max_retries, delay)
+        self.sleep(delay)
+
+    def _wait_for_reset(self, headers: dict[str, Any], what: str, limited: int) -> None:
+        now = self.clock()
+        try:
+            reset = float(headers.get("x-ratelimit-reset", now + self.policy.secondary_min_wait))
+        except ValueError:
+            reset = now + self.policy.secondary_min_wait
+        wait = max(1.0, reset - now + 1.0)
+        if wait > self.policy.wait_cap or limited > self.policy.max_retries:
+            retry_at = datetime.fromtimestamp(reset, UTC)
+            raise TransientError(f"GitHub API rate limit of credential {self.name!r} is used up until "
+                                 f"{retry_at:%H:%M:%S} UTC (while trying to {what}); LaunchPad will retry then",
+                                 retry_at=retry_at) from None
+        log.warning("GitHub rate limit of credential %r reached; waiting %.0fs for the reset", self.name, wait)
+        self.sleep(wait)
+
+    def _wait_secondary(self, headers: dict[str, Any], what: str, limited: int) -> None:
+        retry_after = headers.get("retry-after")
+        try:
+            wait = float(retry_after) if retry_after is not None else None
+        except ValueError:
+            wait = None
+        if wait is None:
+            wait = self.policy.secondary_min_wait * 2 ** (limited - 1)
+        if wait > self.policy.wait_cap or limited > self.policy.max_retries:
+            retry_at = datetime.fromtimestamp(self.clock() + wait, UTC)
+            raise TransientError(f"GitHub secondary rate limit hit by credential {self.name!r} (while trying to "
+                                 f"{what}); LaunchPad will retry after {retry_at:%H:%M:%S} UTC",
+                                 retry_at=retry_at) from None
+        log.warning("GitHub secondary rate limit for credential %r; waiting %.0fs", self.name, wait)
+        self.sleep(wait)
+
+
+def _github_message(data: Any) -> str:
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])[:200]
+    return ""
+
+
+def _is_primary_limit(status: int, headers: dict[str, Any]) -> bool:
+    return status in (403, 429) and str(headers.get("x-ratelimit-remaining", "")) == "0"
+
+
+def _is_secondary_limit(status: int, headers: dict[str, Any], message: str) -> bool:
+    lowered = message.lower()
+    return status == 429 or (status == 403 and ("retry-after" in headers or "secondary rate limit" in lowered))
