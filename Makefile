@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 
 ## demo: run a whole request on embedded defaults (SQLite, local git repositories, no credentials)
 demo: $(STAMP)
-	$(BIN)/launchpad plan examples/ranking-web.yaml --out .launchpad/plan
+	$(BIN)/launchpad demo examples/ranking-web.yaml
 
 ## test: the whole suite — ruff, mypy, pytest (what CI runs)
 test: $(STAMP) lint typecheck pytest

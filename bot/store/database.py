@@ -8,6 +8,7 @@ works from an installed wheel. This module knows nothing about requests or steps
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -69,12 +70,14 @@ class Store:
         return cfg
 
     def upgrade(self, revision: str = "head") -> None:
+        _quiet_alembic()
         with self.engine.begin() as conn:
             cfg = self.alembic_config()
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
 
     def downgrade(self, revision: str = "base") -> None:
+        _quiet_alembic()
         with self.engine.begin() as conn:
             cfg = self.alembic_config()
             cfg.attributes["connection"] = conn
@@ -97,6 +100,13 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _quiet_alembic() -> None:
+    """Alembic logs every migration at INFO; a start-up upgrade should say nothing unless asked (DEBUG)."""
+    logger = logging.getLogger("alembic")
+    if not logger.isEnabledFor(logging.DEBUG):
+        logger.setLevel(logging.WARNING)
 
 
 def _immediate_transactions(engine: Engine) -> None:

@@ -1,0 +1,71 @@
+"""Scheduled jobs, all registered here with explicit ids: run steps, poll PR merges, expire and remind.
+
+Every job is safe to run on every replica at once (steps are claimed with leases, reminders with
+conditional updates, decommission requests are serialised by the service locks), so the worker
+runs them all; there is no leader. Jobs only call `WorkflowService`; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from bot.workflow.service import WorkflowService
+from bot.workflow.steps import StepKind
+
+log = logging.getLogger(__name__)
+
+WORK_KINDS = frozenset(k.value for k in StepKind if k not in (StepKind.WAIT_MERGE, StepKind.APPROVAL))
+MERGE_KINDS = frozenset({StepKind.WAIT_MERGE.value})
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    seconds: float
+    run: Callable[[], object]
+
+
+def jobs(workflow: WorkflowService, worker_id: str, poll_seconds: float) -> list[Job]:
+    """The one list of scheduled jobs (ids are unique; a duplicate fails at start-up)."""
+    listed = [
+        Job("launchpad.run_steps", poll_seconds, lambda: workflow.run_pending(worker_id, kinds=WORK_KINDS)),
+        Job("launchpad.poll_merges", max(poll_seconds, 10.0),
+            lambda: workflow.run_pending(worker_id, kinds=MERGE_KINDS)),
+        Job("launchpad.expire_environments", 60.0, workflow.expire_environments),
+        Job("launchpad.remind_approvers", 900.0, workflow.remind_approvers),
+        Job("launchpad.deliver_notifications", max(poll_seconds, 1.0),
+            lambda: workflow.deliver_notifications(worker_id)),
+    ]
+    ids = [j.id for j in listed]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"duplicate job id in {ids}")
+    return listed
+
+
+def run_once(workflow: WorkflowService, worker_id: str) -> None:
+    """Every job once, in order (the `--once` worker, cron, tests)."""
+    for job in jobs(workflow, worker_id, 1.0):
+        _guarded(job)()
+
+
+def build_scheduler(workflow: WorkflowService, worker_id: str, poll_seconds: float) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
+                                                                   "misfire_grace_time": 30})
+    for job in jobs(workflow, worker_id, poll_seconds):
+        scheduler.add_job(_guarded(job), "interval", seconds=job.seconds, id=job.id, name=job.id,
+                          replace_existing=True)
+    return scheduler
+
+
+def _guarded(job: Job) -> Callable[[], None]:
+    def run() -> None:
+        try:
+            job.run()
+        except Exception:  # one failing tick must not stop the schedule; the next tick tries again
+            log.exception("job %s failed", job.id)
+
+    return run
