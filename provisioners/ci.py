@@ -1,21 +1,115 @@
-"""ci provisioner (placeholder until its renderer lands)."""
+"""The service repository's CI: one GitHub Actions workflow that builds, pushes and proposes a deploy.
+
+On every push to the default branch (or by hand) the workflow assumes the service's CI role through
+GitHub's OIDC provider (no stored AWS keys), builds the image tagged with the commit, pushes it to the
+service's ECR repository, and opens (or refreshes) one pull request in the values repository that sets
+`image.tag` in the service's `values.yaml`. Merging that pull request deploys.
+
+The workflow is built as Python data and serialised with `to_yaml`, so quoting is the emitter's job;
+the shell steps are static files in `templates/ci/` that read everything from `env`, never from
+`${{ }}` expressions pasted into a script. This module must not know how the role or the repository
+are created: their names come from `provisioners.terragrunt`.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import posixpath
+from typing import TYPE_CHECKING, Any
 
 from provisioners.changeset import ChangeSet
+from provisioners.render import YamlBlock, to_yaml
 from provisioners.spec import ServiceSpec
+from provisioners.terragrunt import ci_role_arn, service_repository
 
 if TYPE_CHECKING:
     from provisioners.plan import RenderContext
 
 REPO = "service"
+WORKFLOW_PATH = ".github/workflows/launchpad-deploy.yaml"
+VALUES_TOKEN_SECRET = "LAUNCHPAD_VALUES_TOKEN"  # contents + pull requests: write on the values repository
+ACTIONS = {
+    "checkout": "actions/checkout@v4.2.2",
+    "aws": "aws-actions/configure-aws-credentials@v4.1.0",
+    "ecr": "aws-actions/amazon-ecr-login@v2.0.1",
+}
+
+
+def values_file(spec: ServiceSpec, ctx: RenderContext) -> str:
+    """Path of the service's `values.yaml` inside the values repository (the file the workflow edits)."""
+    repository = ctx.platform.repositories["values"]
+    directory = ctx.platform.values_path.format(service=spec.name, team=spec.team)
+    return posixpath.join(repository.root, directory, "values.yaml") if repository.root else \
+        f"{directory}/values.yaml"
+
+
+def workflow(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
+    """The workflow as data; `render` serialises it."""
+    platform = ctx.platform
+    artifact = platform.artifact_target()
+    repository = spec.names(platform.artifact_environment, platform).ecr_repository
+    values_repo = platform.repositories["values"]
+    branch = platform.repositories["service"].base_branch
+    scripts = ctx.templates_dir / "ci"
+    return {
+        "name": f"Deploy {spec.name}",
+        "on": {"push": {"branches": [branch]}, "workflow_dispatch": {}},
+        "permissions": {"id-token": "write", "contents": "read"},
+        "concurrency": {"group": "launchpad-deploy", "cancel-in-progress": False},
+        "env": {
+            "AWS_REGION": artifact.region,
+            "ECR_REPOSITORY": repository,
+            "IMAGE_REPOSITORY": f"{platform.registry_host()}/{repository}",
+            "IMAGE_TAG": "${{ github.sha }}",
+        },
+        "jobs": {"deploy": {
+            "runs-on": "ubuntu-latest",
+            "timeout-minutes": 30,
+            "steps": [
+                {"name": "Check out", "uses": ACTIONS["checkout"]},
+                {"name": "Assume the CI role through GitHub's OIDC provider", "uses": ACTIONS["aws"],
+                 "with": {"role-to-assume": ci_role_arn(spec, platform), "aws-region": artifact.region}},
+                {"name": "Log in to Amazon ECR", "uses": ACTIONS["ecr"]},
+                {"name": "Build and push the image", "run": YamlBlock((scripts / "push-image.sh").read_text())},
+                {"name": "Check out the values repository", "uses": ACTIONS["checkout"],
+                 "with": {"repository": values_repo.name, "ref": values_repo.base_branch,
+                          "token": f"${{{{ secrets.{VALUES_TOKEN_SECRET} }}}}", "path": "values"}},
+                {"name": "Propose the new image tag", "working-directory": "values",
+                 "env": {
+                     "GH_TOKEN": f"${{{{ secrets.{VALUES_TOKEN_SECRET} }}}}",
+                     "SERVICE": spec.name,
+                     "VALUES_FILE": values_file(spec, ctx),
+                     "BASE_BRANCH": values_repo.base_branch,
+                     "SOURCE_REPOSITORY": "${{ github.repository }}",
+                     "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
+                 },
+                 "run": YamlBlock((scripts / "propose-image-tag.sh").read_text())},
+            ],
+        }},
+    }
+
+
+HEADER = """\
+# Builds {service}, pushes the image to ECR and proposes the deploy in {values}.
+# Managed by LaunchPad: change it through a LaunchPad request, or the next render undoes the edit.
+# Needs the repository secret {secret} (write access to contents and pull requests of {values}).
+"""
 
 
 def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
-    return ChangeSet(repo=REPO)
+    values_repo = ctx.platform.repositories["values"].name
+    header = HEADER.format(service=spec.name, values=values_repo, secret=VALUES_TOKEN_SECRET)
+    envs = [e.name for e in spec.environments]
+    summary = (f"Adds the workflow `{WORKFLOW_PATH}` to {service_repository(spec, ctx.platform)}: every push to the "
+               f"default branch builds the image, pushes it to ECR and opens a pull request in {values_repo} that "
+               f"deploys it. The repository needs the secret `{VALUES_TOKEN_SECRET}`.")
+    return ChangeSet(repo=REPO, files={WORKFLOW_PATH: header + to_yaml(workflow(spec, ctx))}, environments=envs,
+                     title=f"{spec.name}: build and deploy workflow", summary=summary)
 
 
 def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> list[ChangeSet]:
-    return []
+    """The workflow serves every environment: it goes only when the last one does."""
+    if not {e.name for e in spec.environments} <= set(envs):
+        return []
+    return [ChangeSet(repo=REPO, deletes=[WORKFLOW_PATH], environments=sorted(envs),
+                      title=f"{spec.name}: remove the build and deploy workflow",
+                      summary=f"Removes `{WORKFLOW_PATH}`: {spec.name} has no environment left to deploy to.")]

@@ -1,0 +1,465 @@
+"""The Terragrunt live repository: inputs exist in the pinned modules, packages wire up, deletes reverse creates.
+
+Every input of every generated package is checked against the variables of the module version it pins
+(`schemas/terraform-modules/*.json`, or the local target-group module's own variables.tf), including the
+attribute names of object-typed inputs, for every example and for both blueprints with and without
+their optional components.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from itertools import combinations
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provisioners import terragrunt
+from provisioners.blueprint import TEMPLATES_DIR, BlueprintRegistry
+from provisioners.errors import PermanentError
+from provisioners.plan import RenderContext, plan_delete
+from provisioners.platform import ModuleSource, PlatformConfig
+from provisioners.render import parse_hcl
+from provisioners.spec import ServiceSpec, parse_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMAS = ROOT / "schemas" / "terraform-modules"
+LOCAL_MODULE = TEMPLATES_DIR / "terragrunt" / terragrunt.TARGET_GROUP_MODULE
+PLATFORM = PlatformConfig()
+BLUEPRINTS = BlueprintRegistry.load()
+CTX = RenderContext(platform=PLATFORM, blueprints=BLUEPRINTS)
+
+
+def spec_of(data: dict[str, Any], ctx: RenderContext = CTX) -> ServiceSpec:
+    return parse_spec(data, ctx.platform, ctx.blueprints)
+
+
+def web(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": "shop-web", "team": "search", "blueprint": "web-service",
+                            "environments": [{"name": "devel"}, {"name": "alpha"}, {"name": "prod"}],
+                            "domain": "shop.example.com"}
+    return {**data, **overrides}
+
+
+def worker(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": "queue-worker", "team": "payments", "blueprint": "worker",
+                            "environments": [{"name": "devel"}, {"name": "prod"}]}
+    return {**data, **overrides}
+
+
+ALL_COMPONENTS = {"s3": {"versioning": False}, "rds": {}, "elasticache": {}}
+CASES: dict[str, dict[str, Any]] = {
+    **{f"example-{p.stem}": yaml.safe_load(p.read_text()) for p in sorted((ROOT / "examples").glob("*.yaml"))},
+    "web-minimal": web(),
+    "web-all-components": web(components=ALL_COMPONENTS, ingress_cidrs=["10.20.0.0/16", "192.168.0.0/24"],
+                              iam_policy_arns=["arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"]),
+    "worker-minimal": worker(),
+    "worker-all-components": worker(components={**ALL_COMPONENTS, "rds": {"engine": "mysql",
+                                                                          "engine_version": "8.0"}},
+                                    environments=[{"name": "devel"}, {"name": "tmp-load", "ttl_hours": 24}]),
+}
+
+
+def rendered(case: str) -> tuple[ServiceSpec, dict[str, str]]:
+    spec = spec_of(CASES[case])
+    return spec, terragrunt.render(spec, CTX).files
+
+
+def packages_of(files: dict[str, str]) -> dict[str, dict[str, Any]]:
+    return {path: parse_hcl(content) for path, content in files.items() if path.endswith(terragrunt.PACKAGE_FILE)}
+
+
+# --- module interfaces ---------------------------------------------------------------------------
+
+def load_schemas() -> dict[str, dict[str, Any]]:
+    """terraform source string -> {variable: {"type": ..., "required": ...}} for every pinned module."""
+    out = {}
+    for path in sorted(SCHEMAS.glob("*.json")):
+        data = json.loads(path.read_text())
+        source = ModuleSource(source=data["registry_source"], version=data["version"]).terraform_source()
+        out[source] = data["variables"]
+    local = parse_hcl((LOCAL_MODULE / "variables.tf").read_text())
+    out["${get_repo_root()}/" + terragrunt.TARGET_GROUP_MODULE] = {
+        name: {"type": body["type"], "required": "default" not in body}
+        for block in local["variable"] for name, body in block.items()}
+    return out
+
+
+MODULES = load_schemas()
+
+
+class TypeExpr:
+    """A parsed Terraform type constraint, e.g. map(object({a = string, b = optional(list(string))}))."""
+
+    def __init__(self, kind: str, args: list[TypeExpr] | None = None,
+                 attrs: dict[str, tuple[TypeExpr, bool]] | None = None) -> None:
+        self.kind, self.args, self.attrs = kind, args or [], attrs or {}
+
+
+TOKEN = re.compile(r'\s*(?:(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<str>"(?:[^"\\]|\\.)*")|(?P<num>-?[0-9.]+)'
+                   r"|(?P<punct>[(){}\[\],=]))")
+
+
+def parse_type(text: str) -> TypeExpr:
+    text = text.strip()
+    if text.startswith("${") and text.endswith("}"):
+        text = text[2:-1]
+    tokens = [m.group(0).strip() for m in TOKEN.finditer(text)]
+    pos = 0
+
+    def expect(tok: str) -> None:
+        nonlocal pos
+        assert tokens[pos] == tok, (text, pos, tokens[pos], tok)
+        pos += 1
+
+    def skip_value() -> None:  # a default inside optional(T, default)
+        nonlocal pos
+        depth = 0
+        while depth or tokens[pos] not in (",", ")"):
+            depth += tokens[pos] in "([{"
+            depth -= tokens[pos] in ")]}"
+            pos += 1
+
+    def parse() -> TypeExpr:
+        nonlocal pos
+        kind = tokens[pos]
+        pos += 1
+        if pos >= len(tokens) or tokens[pos] != "(":
+            return TypeExpr(kind)
+        expect("(")
+        if kind == "object":
+            expect("{")
+            attrs = {}
+            while tokens[pos] != "}":
+                name = tokens[pos]
+                pos += 1
+                expect("=")
+                inner = parse()
+                optional = inner.kind == "optional"
+                attrs[name] = (inner.args[0] if optional else inner, optional)
+                if tokens[pos] == ",":
+                    pos += 1
+            expect("}")
+            expect(")")
+            return TypeExpr("object", attrs=attrs)
+        if kind == "tuple":
+            skip_value()
+            expect(")")
+            return TypeExpr("any")
+        args = [parse()]
+        if tokens[pos] == ",":
+            pos += 1
+            skip_value()
+        expect(")")
+        return TypeExpr(kind, args)
+
+    return parse()
+
+
+def type_errors(value: Any, typ: TypeExpr, where: str) -> list[str]:
+    """Mismatches between a parsed HCL value and a Terraform type; expressions are not checked."""
+    if typ.kind == "any" or (isinstance(value, str) and value.startswith("${")):
+        return []
+    if typ.kind == "string":
+        return [] if isinstance(value, str | int | float | bool) else [f"{where}: expected a string"]
+    if typ.kind == "number":
+        return [] if isinstance(value, int | float) and not isinstance(value, bool) else [f"{where}: not a number"]
+    if typ.kind == "bool":
+        return [] if isinstance(value, bool) else [f"{where}: expected a bool, got {value!r}"]
+    if typ.kind in ("list", "set"):
+        if not isinstance(value, list):
+            return [f"{where}: expected a list"]
+        return [e for i, v in enumerate(value) for e in type_errors(v, typ.args[0], f"{where}[{i}]")]
+    if typ.kind == "map":
+        if not isinstance(value, dict):
+            return [f"{where}: expected a map"]
+        return [e for k, v in value.items() for e in type_errors(v, typ.args[0], f"{where}.{k}")]
+    if typ.kind == "object":
+        if not isinstance(value, dict):
+            return [f"{where}: expected an object"]
+        errors = [f"{where}.{k}: not an attribute of the object type" for k in value if k not in typ.attrs]
+        errors += [f"{where}.{k}: required attribute missing" for k, (_, opt) in typ.attrs.items()
+                   if not opt and k not in value]
+        for k, v in value.items():
+            if k in typ.attrs:
+                errors += type_errors(v, typ.attrs[k][0], f"{where}.{k}")
+        return errors
+    raise AssertionError(f"unknown type {typ.kind} at {where}")
+
+
+def test_type_parser_reads_nested_object_types() -> None:
+    typ = parse_type('${map(object({sid = optional(string), effect = optional(string, "Allow"), '
+                     "condition = optional(list(object({test = string, values = list(string)})))}))}")
+    assert typ.kind == "map" and typ.args[0].kind == "object"
+    assert type_errors({"a": {"sid": "x", "condition": [{"test": "t", "values": ["v"]}]}}, typ, "p") == []
+    assert type_errors({"a": {"sidd": "x"}}, typ, "p") == ["p.a.sidd: not an attribute of the object type"]
+    assert type_errors({"a": {"condition": [{"values": []}]}}, typ, "p") == [
+        "p.a.condition[0].test: required attribute missing"]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_every_input_is_a_variable_of_the_pinned_module(case: str) -> None:
+    _, files = rendered(case)
+    checked = 0
+    for path, parsed in packages_of(files).items():
+        source = parsed["terraform"][0]["source"]
+        assert source in MODULES, f"{path}: {source} is not a pinned module with a known interface"
+        variables = MODULES[source]
+        inputs = parsed["inputs"]
+        unknown = sorted(set(inputs) - set(variables))
+        assert not unknown, f"{path}: {unknown} are not variables of {source}"
+        missing = sorted(k for k, v in variables.items() if v.get("required") and k not in inputs)
+        assert not missing, f"{path}: required variables {missing} of {source} are not set"
+        for key, value in inputs.items():
+            assert type_errors(value, parse_type(variables[key]["type"]), f"{path}: {key}") == []
+            checked += 1
+    assert checked > 10
+
+
+def test_module_sources_are_pinned_registry_versions_or_the_local_module() -> None:
+    for case in CASES:
+        for path, parsed in packages_of(rendered(case)[1]).items():
+            source = parsed["terraform"][0]["source"]
+            assert re.fullmatch(r"tfr:///terraform-aws-modules/[a-z0-9/-]+\?version=\d+\.\d+\.\d+", source) \
+                or source.endswith("/" + terragrunt.TARGET_GROUP_MODULE), f"{path}: unpinned {source}"
+
+
+# --- layout ---------------------------------------------------------------------------------------
+
+def test_ranking_web_layout() -> None:
+    _, files = rendered("example-ranking-web")
+    components = ["dns", "iam-role", "s3", "security-group", "target-group"]
+    expected = {"root.hcl", *(f"modules/launchpad-target-group/{f}" for f in terragrunt.TARGET_GROUP_MODULE_FILES),
+                "111111111111/eu-west-1/_shared/ranking-web/ecr/terragrunt.hcl",
+                "111111111111/eu-west-1/_shared/ranking-web/ci-role/terragrunt.hcl"}
+    for account, env in (("111111111111", "devel"), ("222222222222", "alpha"), ("333333333333", "prod")):
+        expected |= {f"{account}/eu-west-1/{env}/ranking-web/{c}/terragrunt.hcl" for c in components}
+    assert set(files) == expected
+    assert list(files) == sorted(files)
+
+
+def test_worker_has_no_target_group_dns_or_local_module() -> None:
+    _, files = rendered("worker-minimal")
+    components = {path.split("/")[-2] for path in files if path.endswith(terragrunt.PACKAGE_FILE)}
+    assert components == {"ecr", "ci-role", "security-group", "iam-role"}
+    assert not any(path.startswith("modules/") for path in files)
+    sg = parse_hcl(files["111111111111/eu-west-1/devel/queue-worker/security-group/terragrunt.hcl"])
+    assert "ingress_with_source_security_group_id" not in sg["inputs"]
+
+
+@pytest.mark.parametrize(("components", "expected"), [
+    ({}, set()),
+    ({"s3": {}}, {"s3"}),
+    ({"rds": {}}, {"rds", "rds-security-group"}),
+    ({"elasticache": {}}, {"elasticache"}),
+    (ALL_COMPONENTS, {"s3", "rds", "rds-security-group", "elasticache"}),
+])
+def test_optional_components_come_and_go_with_the_request(components: dict[str, Any], expected: set[str]) -> None:
+    files = terragrunt.render(spec_of(web(components=components)), CTX).files
+    for env in ("devel", "alpha", "prod"):
+        present = {p.split("/")[-2] for p in files if f"/{env}/" in p}
+        assert present - {"dns", "iam-role", "security-group", "target-group"} == expected
+
+
+def test_web_service_wires_alb_listener_health_check_and_domain() -> None:
+    spec = spec_of(web(port=9000, health_check_path="/ready", ingress_cidrs=["10.1.0.0/16"]))
+    files = terragrunt.render(spec, CTX).files
+    target = PLATFORM.environments["alpha"]
+    tg = parse_hcl(files["222222222222/eu-west-1/alpha/shop-web/target-group/terragrunt.hcl"])["inputs"]
+    assert tg["listener_arn"] == target.alb_listener_arn
+    assert tg["host_headers"] == ["shop-web.alpha.example.com"]
+    assert (tg["port"], tg["health_check_path"], tg["name"]) == (9000, "/ready", "alpha-shop-web-tg")
+    sg = parse_hcl(files["222222222222/eu-west-1/alpha/shop-web/security-group/terragrunt.hcl"])["inputs"]
+    assert sg["ingress_with_source_security_group_id"][0]["source_security_group_id"] == target.alb_security_group_id
+    assert sg["ingress_with_source_security_group_id"][0]["from_port"] == 9000
+    assert sg["ingress_with_cidr_blocks"][0]["cidr_blocks"] == "10.1.0.0/16"
+    dns = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/dns/terragrunt.hcl"])["inputs"]
+    assert dns["name"] == "example.com"
+    assert dns["records"]["shop.example.com"]["alias"]["name"] == PLATFORM.environments["prod"].alb_dns_name
+
+
+def test_irsa_role_trusts_one_service_account_and_reaches_its_own_data_stores() -> None:
+    spec = spec_of(CASES["web-all-components"])
+    files = terragrunt.render(spec, CTX).files
+    role = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/iam-role/terragrunt.hcl"])["inputs"]
+    assert role["name"] == "prod-shop-web-irsa" and role["use_name_prefix"] is False
+    assert role["oidc_providers"]["main"]["namespace_service_accounts"] == ["search-prod:shop-web"]
+    assert role["policies"] == {"AmazonSQSReadOnlyAccess": "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"}
+    assert role["permissions"]["S3Objects"]["resources"] == ["arn:aws:s3:::example-prod-shop-web/*"]
+    secret = role["permissions"]["DatabaseSecret"]
+    assert secret["condition"][0]["values"] == ["arn:aws:rds:eu-west-1:333333333333:db:prod-shop-web"]
+
+
+def test_rds_follows_the_engine() -> None:
+    _, files = rendered("worker-all-components")
+    mysql = parse_hcl(files["111111111111/eu-west-1/tmp-load/queue-worker/rds/terragrunt.hcl"])["inputs"]
+    assert (mysql["family"], mysql["major_engine_version"], mysql["port"]) == ("mysql8.0", "8.0", "3306")
+    assert mysql["skip_final_snapshot"] is True and mysql["deletion_protection"] is False
+    _, files = rendered("web-all-components")
+    pg = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/rds/terragrunt.hcl"])["inputs"]
+    assert (pg["family"], pg["port"], pg["db_name"]) == ("postgres16", "5432", "shop_web")
+    assert "major_engine_version" not in pg and pg["deletion_protection"] is True and pg["multi_az"] is True
+
+
+def test_ecr_and_ci_role_live_once_in_the_artifact_account() -> None:
+    spec, files = rendered("example-ranking-web")
+    ecr = parse_hcl(files["111111111111/eu-west-1/_shared/ranking-web/ecr/terragrunt.hcl"])["inputs"]
+    assert ecr["repository_name"] == "search/ranking-web"
+    assert ecr["repository_read_access_arns"] == [f"arn:aws:iam::{a}:root"
+                                                  for a in ("111111111111", "222222222222", "333333333333")]
+    role = parse_hcl(files["111111111111/eu-west-1/_shared/ranking-web/ci-role/terragrunt.hcl"])["inputs"]
+    assert terragrunt.ci_role_arn(spec, PLATFORM) == f"arn:aws:iam::111111111111:role/{role['name']}"
+    assert role["oidc_subjects"] == ["repo:search/ranking-web:ref:refs/heads/main"]
+    assert role["inline_policy_permissions"]["EcrPush"]["resources"] == [terragrunt.ecr_repository_arn(spec, PLATFORM)]
+
+
+# --- dependencies -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_dependencies_point_at_sibling_packages_and_carry_mock_outputs(case: str) -> None:
+    _, files = rendered(case)
+    parsed = packages_of(files)
+    seen = 0
+    for path, package in parsed.items():
+        directory = path.rsplit("/", 1)[0]
+        declared = {}
+        for block in package.get("dependency", []):
+            for name, body in block.items():
+                target = _join(directory, body["config_path"])
+                assert f"{target}/terragrunt.hcl" in files, f"{path}: dependency {name} points at nothing"
+                assert body["mock_outputs"], f"{path}: dependency {name} has no mock_outputs"
+                assert body["mock_outputs_allowed_terraform_commands"] == ["validate", "plan"]
+                declared[name] = body["mock_outputs"]
+                seen += 1
+        for name, output in re.findall(r"dependency\.(\w+)\.outputs\.(\w+)", files[path]):
+            assert output in declared.get(name, {}), f"{path}: dependency.{name}.outputs.{output} has no mock"
+        include = package["include"][0]["root"]["path"]
+        assert include == '${find_in_parent_folders("root.hcl")}'
+    if "all-components" in case:
+        assert seen >= 3
+
+
+def _join(directory: str, relative: str) -> str:
+    parts = directory.split("/")
+    for part in relative.split("/"):
+        parts = parts[:-1] if part == ".." else [*parts, part]
+    return "/".join(parts)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_iam_packages_depend_on_no_other_package(case: str) -> None:
+    # IAM goes last on delete; a dependency on an already-destroyed package would break that.
+    for path, package in packages_of(rendered(case)[1]).items():
+        if path.split("/")[-2] in terragrunt.IAM_PACKAGES:
+            assert "dependency" not in package and "dependencies" not in package, path
+
+
+# --- root.hcl ----------------------------------------------------------------------------------------
+
+def test_root_keeps_state_per_account_with_a_lock_table_and_tags_everything() -> None:
+    root = parse_hcl(rendered("web-minimal")[1]["root.hcl"])
+    state = root["remote_state"][0]
+    assert state["backend"] == "s3"
+    assert state["config"]["bucket"] == "${local.account_id}-terraform-state"
+    assert state["config"]["key"] == "${path_relative_to_include()}/terraform.tfstate"
+    assert state["config"]["dynamodb_table"] == "terraform-locks" and state["config"]["encrypt"] is True
+    assert root["locals"][0]["account_id"] == "${local.path_parts[0]}"
+    provider = root["generate"][0]["provider"]["contents"]
+    assert 'managed-by = "launchpad"' in provider and 'region              = "${local.region}"' in provider
+
+
+def test_custom_layout_moves_account_and_region_lookups() -> None:
+    platform = PlatformConfig(infra_path="live/{team}/{account_id}/{region}/{service}/{env}/{component}",
+                              state={"bucket": "tfstate-{account_id}-{region}", "lock_table": "locks"})
+    ctx = RenderContext(platform=platform, blueprints=BLUEPRINTS)
+    files = terragrunt.render(spec_of(worker(), ctx), ctx).files
+    assert "live/payments/111111111111/eu-west-1/queue-worker/devel/iam-role/terragrunt.hcl" in files
+    root = parse_hcl(files["root.hcl"])
+    assert root["locals"][0]["account_id"] == "${local.path_parts[2]}"
+    assert root["locals"][0]["region"] == "${local.path_parts[3]}"
+    assert root["remote_state"][0]["config"]["bucket"] == "tfstate-${local.account_id}-${local.region}"
+
+
+def test_layout_without_account_segment_is_refused() -> None:
+    ctx = RenderContext(platform=PlatformConfig(infra_path="{env}/{service}/{component}"), blueprints=BLUEPRINTS)
+    with pytest.raises(PermanentError, match="account_id"):
+        terragrunt.render(spec_of(worker(), ctx), ctx)
+
+
+def test_platform_target_group_module_replaces_the_local_one() -> None:
+    modules = {**PlatformConfig().modules,
+               "target_group": ModuleSource(source="git::https://git.example.com/tf/tg.git", version="v2.1.0")}
+    ctx = RenderContext(platform=PlatformConfig(modules=modules), blueprints=BLUEPRINTS)
+    files = terragrunt.render(spec_of(web(), ctx), ctx).files
+    assert not any(p.startswith("modules/") for p in files)
+    tg = parse_hcl(files["111111111111/eu-west-1/devel/shop-web/target-group/terragrunt.hcl"])
+    assert tg["terraform"][0]["source"] == "git::https://git.example.com/tf/tg.git?ref=v2.1.0"
+
+
+def test_render_is_deterministic() -> None:
+    spec = spec_of(CASES["web-all-components"])
+    assert terragrunt.render(spec, CTX) == terragrunt.render(spec, CTX)
+
+
+# --- delete ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_delete_removes_exactly_what_render_created_with_iam_last(case: str) -> None:
+    spec, files = rendered(case)
+    envs = [e.name for e in spec.environments]
+    created = {p for p in files if p.endswith(terragrunt.PACKAGE_FILE)}
+    shared = {p for p in created if f"/{terragrunt.SHARED_ENV}/" in p}
+    for n in range(1, len(envs) + 1):
+        for subset in combinations(envs, n):
+            changesets = terragrunt.render_delete(spec, CTX, list(subset))
+            assert [cs.repo for cs in changesets] == ["infra", "infra"]
+            first, last = changesets
+            assert first.title != last.title and "IAM" in last.title
+            assert all(p.split("/")[-2] in terragrunt.IAM_PACKAGES for p in last.deletes)
+            assert not any(p.split("/")[-2] in terragrunt.IAM_PACKAGES for p in first.deletes)
+            deleted = set(first.deletes) | set(last.deletes)
+            expected = {p for p in created if any(f"/{env}/" in p for env in subset)}
+            if set(subset) == set(envs):
+                expected |= shared
+            assert deleted == expected, subset
+            assert not (set(first.deletes) & set(last.deletes))
+    # the last environment of a service takes the shared packages with it
+    remaining = spec.model_copy(update={"environments": spec.environments[-1:]})
+    deleted = {p for cs in terragrunt.render_delete(remaining, CTX, [envs[-1]]) for p in cs.deletes}
+    assert shared <= deleted
+
+
+def test_delete_plan_puts_iam_after_everything_else_and_never_touches_root() -> None:
+    spec = spec_of(CASES["web-all-components"])
+    infra = [cs for cs in plan_delete(spec, CTX) if cs.repo == "infra"]
+    assert len(infra) == 2 and "IAM" in infra[-1].title
+    assert not any(p == "root.hcl" or p.startswith("modules/") for cs in infra for p in cs.deletes)
+
+
+# --- tags --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Ranks results", "Ranks results"),
+    ('say "hi" ${x} %{y} {{z}}', "say hi x y z"),
+    ("line one\nline two\ttab", "line one line two tab"),
+    ("émoji 🚀 ünïcode 日本", "émoji ünïcode 日本"),
+    ("e\u0301", "é"),  # combining accents are composed, not dropped
+    ("keep _.:/=+-@ these", "keep _.:/=+-@ these"),
+    ("   ", ""),
+    ("x" * 300, "x" * 256),
+])
+def test_aws_tag_value_keeps_only_what_aws_accepts(text: str, expected: str) -> None:
+    assert terragrunt.aws_tag_value(text) == expected
+
+
+def test_tags_carry_a_sanitised_description_and_locals_the_verbatim_one() -> None:
+    text = 'Line "one"\nLine ${two} — %{three}'
+    spec = spec_of(web(description=text, owner="U01 <x@y>"))
+    files = terragrunt.render(spec, CTX).files
+    package = parse_hcl(files["111111111111/eu-west-1/devel/shop-web/security-group/terragrunt.hcl"])
+    assert package["locals"][0]["description"] == text
+    assert package["locals"][0]["tags"]["description"] == "Line one Line two three"
+    assert package["locals"][0]["tags"]["requested-by"] == "U01 x@y"
