@@ -97,3 +97,28 @@ def no_op_change(repo: str, key: str, base_branch: str, base_sha: str) -> Change
     merged at the base commit (number 0, `Change.no_op`), so the workflow can treat delivery as done."""
     return Change(repo=repo, key=key, branch=branch_for(key), number=0, url="", state=ChangeState.MERGED,
                   head_sha=base_sha, base_branch=base_branch, merge_sha=base_sha, wrote=False)
+
+
+def pull_request_body(changeset: ChangeSet, *, request_url: str = "", request_label: str = "this request",
+                      max_paths_per_group: int = 40) -> str:
+    """The PR description: the change set's summary, then what it writes and deletes per environment
+    (a path belongs to an environment when one of its directories is named after it), then a link
+    back to the request. Pure, so the workflow can show the same text in Slack."""
+    envs = list(changeset.environments)
+    groups: dict[str, list[str]] = {env: [] for env in envs}
+    groups["shared"] = []
+    for path in changeset.paths:
+        directories = path.split("/")[:-1]
+        env = next((e for e in envs if e in directories), "shared")
+        groups[env].append(f"- `{path}`" if path in changeset.files else f"- ~~`{path}`~~ (deleted)")
+    sections = [changeset.summary.strip()] if changeset.summary.strip() else []
+    listing = ["### What changes"]
+    for env, entries in groups.items():
+        if entries:
+            more = len(entries) - max_paths_per_group
+            listing.append(f"\n**{env}** ({len(entries)} file{'' if len(entries) == 1 else 's'})")
+            listing += entries[:max_paths_per_group] + ([f"- … and {more} more"] if more > 0 else [])
+    sections.append("\n".join(listing))
+    if request_url:
+        sections.append(f"Requested through LaunchPad: [{request_label}]({request_url})")
+    return "\n\n".join(sections) + "\n"

@@ -98,7 +98,9 @@ class GitHubForge:
                                   f"{self.name!r} cannot see the repository)")
         base_sha: str = base.commit.sha
         base_tree: GitTree = base.commit.commit.tree
-        base_commit: GitCommit = base.commit.commit
+        # the branch answer nests the commit without its sha; name the parent directly so PyGithub does not fetch it
+        base_commit = GitCommit(gh_repo.requester, headers={}, completed=False,
+                                attributes={"sha": base_sha, "url": f"{gh_repo.url}/git/commits/{base_sha}"})
         wrote = False
         target: str | None = None
         if pull is not None:
