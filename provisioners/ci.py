@@ -8,15 +8,16 @@ service's ECR repository, and opens (or refreshes) one pull request in the value
 The workflow is built as Python data and serialised with `to_yaml`, so quoting is the emitter's job;
 the shell steps are static files in `templates/ci/` that read everything from `env`, never from
 `${{ }}` expressions pasted into a script. This module must not know how the role or the repository
-are created: their names come from `provisioners.terragrunt`.
+are created, nor where values live: their names come from `provisioners.terragrunt` and
+`provisioners.helm`.
 """
 
 from __future__ import annotations
 
-import posixpath
 from typing import TYPE_CHECKING, Any
 
 from provisioners.changeset import ChangeSet
+from provisioners.helm import values_file
 from provisioners.render import YamlBlock, to_yaml
 from provisioners.spec import ServiceSpec
 from provisioners.terragrunt import ci_role_arn, service_repository
@@ -32,14 +33,6 @@ ACTIONS = {
     "aws": "aws-actions/configure-aws-credentials@v4.1.0",
     "ecr": "aws-actions/amazon-ecr-login@v2.0.1",
 }
-
-
-def values_file(spec: ServiceSpec, ctx: RenderContext) -> str:
-    """Path of the service's `values.yaml` inside the values repository (the file the workflow edits)."""
-    repository = ctx.platform.repositories["values"]
-    directory = ctx.platform.values_path.format(service=spec.name, team=spec.team)
-    return posixpath.join(repository.root, directory, "values.yaml") if repository.root else \
-        f"{directory}/values.yaml"
 
 
 def workflow(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:

@@ -1,0 +1,118 @@
+"""The service repository's deploy workflow: OIDC role, pinned actions, the values file it bumps, its delete."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from provisioners import ci, helm, terragrunt
+from provisioners.blueprint import BlueprintRegistry
+from provisioners.plan import RenderContext
+from provisioners.platform import PlatformConfig, Repository
+from provisioners.render import parse_hcl
+from provisioners.spec import ServiceSpec, parse_spec
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = sorted((ROOT / "examples").glob("*.yaml"))
+CTX = RenderContext(platform=PlatformConfig(), blueprints=BlueprintRegistry.load())
+
+
+def example(path: Path, ctx: RenderContext = CTX) -> ServiceSpec:
+    return parse_spec(yaml.safe_load(path.read_text()), ctx.platform, ctx.blueprints)
+
+
+def workflow_of(spec: ServiceSpec, ctx: RenderContext = CTX) -> dict[str, Any]:
+    changeset = ci.render(spec, ctx)
+    assert changeset.repo == "service" and list(changeset.files) == [ci.WORKFLOW_PATH]
+    data: dict[str, Any] = yaml.safe_load(changeset.files[ci.WORKFLOW_PATH])
+    return data
+
+
+def steps(data: dict[str, Any]) -> list[dict[str, Any]]:
+    result: list[dict[str, Any]] = data["jobs"]["deploy"]["steps"]
+    return result
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_triggers_permissions_and_pinned_actions(path: Path) -> None:
+    data = workflow_of(example(path))
+    assert data["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": {}}
+    assert data["permissions"] == {"id-token": "write", "contents": "read"}
+    uses = [s["uses"] for s in steps(data) if "uses" in s]
+    assert "aws-actions/configure-aws-credentials@v4.1.0" in uses
+    for action in uses:
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+\.\d+\.\d+", action), f"{action} is not pinned to a release"
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_role_and_repository_match_the_infra_packages(path: Path) -> None:
+    spec = example(path)
+    data = workflow_of(spec)
+    infra = terragrunt.render(spec, CTX).files
+    role_file = next(p for p in infra if p.endswith("/_shared/" + spec.name + "/ci-role/terragrunt.hcl"))
+    ecr_file = role_file.replace("/ci-role/", "/ecr/")
+    role = parse_hcl(infra[role_file])["inputs"]
+    ecr = parse_hcl(infra[ecr_file])["inputs"]
+    account = role_file.split("/")[0]
+    assume = next(s for s in steps(data) if s.get("uses", "").startswith("aws-actions/configure-aws-credentials"))
+    assert assume["with"]["role-to-assume"] == f"arn:aws:iam::{account}:role/{role['name']}"
+    assert data["env"]["ECR_REPOSITORY"] == ecr["repository_name"]
+    assert data["env"]["IMAGE_REPOSITORY"] == f"{CTX.platform.registry_host()}/{ecr['repository_name']}"
+    assert data["env"]["IMAGE_TAG"] == "${{ github.sha }}"
+    # the role trusts exactly this repository's default branch
+    assert role["oidc_subjects"] == [f"repo:{spec.team}/{spec.name}:ref:refs/heads/main"]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_bumps_image_tag_in_the_values_file_the_helm_renderer_writes(path: Path) -> None:
+    spec = example(path)
+    bump = steps(workflow_of(spec))[-1]
+    assert bump["env"]["VALUES_FILE"] == f"services/{spec.name}/values.yaml"
+    assert bump["env"]["GH_TOKEN"] == "${{ secrets.LAUNCHPAD_VALUES_TOKEN }}"
+    assert ".image.tag = strenv(IMAGE_TAG)" in bump["run"]
+    values = helm.render(spec, CTX).files
+    if values:  # the helm renderer owns the file; the workflow must edit the one it writes
+        assert "tag" in yaml.safe_load(values[bump["env"]["VALUES_FILE"]])["image"]
+
+
+def test_scripts_read_inputs_from_env_only() -> None:
+    # `${{ }}` pasted into a shell script is the classic workflow injection; every value goes through env.
+    for step in steps(workflow_of(example(EXAMPLES[0]))):
+        if "run" in step:
+            assert "${{" not in step["run"]
+    secrets = re.findall(r"secrets\.(\w+)", ci.render(example(EXAMPLES[0]), CTX).files[ci.WORKFLOW_PATH])
+    assert set(secrets) == {ci.VALUES_TOKEN_SECRET}
+
+
+def test_values_repository_settings_flow_into_the_workflow() -> None:
+    repos = {**PlatformConfig().repositories,
+             "values": Repository(name="acme/helm-values", base_branch="trunk", root="k8s")}
+    platform = PlatformConfig(repositories=repos, values_path="apps/{team}/{service}", artifact_environment="prod")
+    ctx = RenderContext(platform=platform, blueprints=CTX.blueprints)
+    spec = example(EXAMPLES[-1], ctx)
+    data = workflow_of(spec, ctx)
+    checkout, bump = steps(data)[-2:]
+    assert checkout["with"]["repository"] == "acme/helm-values" and checkout["with"]["ref"] == "trunk"
+    assert bump["env"]["VALUES_FILE"] == f"apps/{spec.team}/{spec.name}/values.yaml"
+    assert bump["env"]["BASE_BRANCH"] == "trunk"
+    prod = platform.environments["prod"].account_id
+    assert data["env"]["IMAGE_REPOSITORY"].startswith(f"{prod}.dkr.ecr.")
+
+
+def test_render_is_deterministic_and_starts_with_a_comment() -> None:
+    spec = example(EXAMPLES[0])
+    first, second = ci.render(spec, CTX), ci.render(spec, CTX)
+    assert first == second
+    assert first.files[ci.WORKFLOW_PATH].startswith("# ")
+
+
+def test_workflow_goes_only_with_the_last_environment() -> None:
+    spec = example(next(p for p in EXAMPLES if p.stem == "ranking-web"))
+    assert ci.render_delete(spec, CTX, ["devel"]) == []
+    assert ci.render_delete(spec, CTX, ["devel", "prod"]) == []
+    (changeset,) = ci.render_delete(spec, CTX, ["devel", "alpha", "prod"])
+    assert changeset.repo == "service" and changeset.deletes == [ci.WORKFLOW_PATH] and not changeset.files
