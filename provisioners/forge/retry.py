@@ -119,7 +119,7 @@ class Retrier:
                     raise PermanentError(f"credential {self.name!r} may not {what} (403 {message}); grant the "
                                          "permissions listed in docs/forge.md") from None
                 raise
-            except (requests.Timeout, requests.ConnectionError) as err:
+            except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
                 failures += 1
                 self._backoff(failures, what, "timed out" if isinstance(err, requests.Timeout) else
                               "connection failed")
