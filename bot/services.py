@@ -11,7 +11,6 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from bot.commands.plan import render_context
 from bot.config import Settings
@@ -20,10 +19,13 @@ from bot.workflow.api import Notifier
 from bot.workflow.bindings import BindingResolver, Ec2Bindings, PlaceholderBindings
 from bot.workflow.clock import Clock, SystemClock
 from bot.workflow.engine import Engine, EngineConfig
-from bot.workflow.execute import Actions, ForgeRoutes, OneForge
+from bot.workflow.execute import Actions
 from bot.workflow.policy import load_policy
 from bot.workflow.service import WorkflowService
+from provisioners.forge.credentials import Credential, make_credential
 from provisioners.forge.local import LocalForge
+from provisioners.forge.retry import RetryPolicy
+from provisioners.forge.router import ForgeRouter, ForgeRoutes, StaticForgeRouter
 from provisioners.plan import RenderContext
 
 
@@ -70,16 +72,25 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
 
 
 def _forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:
+    """The local forge under data_dir/repos, or one GitHub forge per configured credential."""
     if settings.forge == "local":
         local = LocalForge(settings.data_dir / "repos")
-        return OneForge(local), local
-    try:
-        from provisioners.forge.router import ForgeRouter
-    except ImportError:
-        raise RuntimeError("forge=github needs provisioners.forge.router, which this build does not have yet; "
-                           "use LAUNCHPAD_FORGE=local") from None
-    router: Any = ForgeRouter.from_settings(settings)  # pragma: no cover - wired when the GitHub forge lands
-    return router, None
+        return StaticForgeRouter(local), local
+    if not settings.github_credentials:
+        raise RuntimeError("forge=github needs at least one credential: set "
+                           "LAUNCHPAD_GITHUB_CREDENTIALS__DEFAULT__TOKEN (or per environment, e.g. __PROD__TOKEN, "
+                           "or the GitHub App fields); see docs/forge.md")
+    credentials: dict[str, Credential] = {}
+    for name, cred in settings.github_credentials.items():
+        credentials[name] = make_credential(
+            token=cred.token.get_secret_value() if cred.token else None, app_id=cred.app_id,
+            private_key=cred.private_key.get_secret_value() if cred.private_key else None,
+            installation_id=cred.installation_id)
+    policy = RetryPolicy(max_retries=settings.github_max_retries,
+                         wait_cap=float(settings.github_rate_limit_wait_cap_seconds))
+    return ForgeRouter(credentials, api_url=settings.github_api_url, policy=policy,
+                       writes_per_minute=settings.github_writes_per_minute,
+                       timeout=settings.github_timeout_seconds), None
 
 
 def _resolver(settings: Settings, ctx: RenderContext) -> BindingResolver:

@@ -270,7 +270,7 @@ class Engine:
                 try:
                     spec = ServiceSpec.model_construct(**spec_data)
                     name, _ = repository_for(self.actions.ctx.platform, str(repo_key), spec)
-                    self.actions.forges.forge_for(str(repo_key), envs).close_change(name, str(key))
+                    self.actions.forges.forge_for(name, envs).close_change(name, str(key))
                     closed += 1
                 except TransientError:
                     ok = False

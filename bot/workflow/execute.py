@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
@@ -19,25 +19,10 @@ from bot.workflow.changes import load_spec, repository_for, request_changesets, 
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
-from provisioners.forge.base import ChangeState, Forge
+from provisioners.forge.base import ChangeState
+from provisioners.forge.router import ForgeRoutes
 from provisioners.plan import RenderContext
 from provisioners.spec import ServiceSpec
-
-
-class ForgeRoutes(Protocol):
-    """Which forge (and credential) delivers a repository's change for these environments."""
-
-    def forge_for(self, repo_key: str, environments: list[str]) -> Forge: ...
-
-
-class OneForge:
-    """Every repository on one forge (the local forge, or tests)."""
-
-    def __init__(self, forge: Forge) -> None:
-        self.forge = forge
-
-    def forge_for(self, repo_key: str, environments: list[str]) -> Forge:
-        return self.forge
 
 
 @dataclass(frozen=True)
@@ -107,7 +92,7 @@ class Actions:
         if cs is None or cs.is_empty():
             return Done(detail=f"Nothing to change in {job.repo}")
         name, base = repository_for(self.ctx.platform, job.repo, spec)
-        forge = self.forges.forge_for(job.repo, cs.environments or job.environments)
+        forge = self.forges.forge_for(name, job.environments)
         title = cs.title or f"LaunchPad: {job.kind} {job.service} ({', '.join(job.environments)})"
         body = (f"{cs.summary}\n\n---\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
                 f"{', '.join(job.environments)}), requested by {job.requester}.\n")
@@ -125,7 +110,7 @@ class Actions:
             return Done(detail=f"Nothing to merge in {job.repo}")
         spec = load_spec(job.spec, self.ctx)
         name, _ = repository_for(self.ctx.platform, job.repo, spec)
-        forge = self.forges.forge_for(job.repo, job.environments)
+        forge = self.forges.forge_for(name, job.environments)
         change = forge.get_change(name, job.forge_key)
         pr = f"PR #{job.opened_pr} in {job.repo}"
         if change is None:
