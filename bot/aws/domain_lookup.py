@@ -176,12 +176,12 @@ class _Lookup:
                 self.problems.append(f"cannot see {resource}: {action} failed ({error_code(exc)})")
             return None
 
-    def _workload(self, tags: dict[str, str], resource: str) -> Node | None:
+    def _workload(self, tags: dict[str, str], resource: str, service_hint: str | None = None) -> Node | None:
         workload = workload_from_tags(tags)
         team = team_from_tags(tags)
         if team:
-            service = next((tags[k] for k in SERVICE_TAGS if tags.get(k)), None) or (workload.service if workload
-                                                                                    else None)
+            service = next((tags[k] for k in SERVICE_TAGS if tags.get(k)), None) or (
+                workload.service if workload else None) or service_hint
             self.tag_owners.append(Owner(service=service, team=team[0], matched_by=f"tag {team[1]} on {resource}"))
         if workload is None:
             return None
@@ -225,10 +225,13 @@ class _Lookup:
             out += same
             if not page.get("IsTruncated") or len(same) < len(sets):
                 return out
-            kwargs = {"HostedZoneId": zone.id, "StartRecordName": page["NextRecordName"],
-                      "StartRecordType": page["NextRecordType"], "MaxItems": RECORD_PAGE}
+            following = {"HostedZoneId": zone.id, "StartRecordName": page["NextRecordName"],
+                         "StartRecordType": page["NextRecordType"], "MaxItems": RECORD_PAGE}
             if page.get("NextRecordIdentifier"):
-                kwargs["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+                following["StartRecordIdentifier"] = page["NextRecordIdentifier"]
+            if following == kwargs:  # a server that ignores StartRecordIdentifier would loop here
+                return out
+            kwargs = following
 
     def _resolve_in_zone(self, zone: ZoneRef, name: str, depth: int, path: tuple[str, ...]) -> Node:
         node = Node(kind=NodeKind.ZONE, label=f"zone {zone.describe()}")
@@ -453,7 +456,8 @@ class _Lookup:
             first.label = f"target group {group['TargetGroupName']}"
             first.facts = {"protocol": f"{group.get('Protocol', '?')}:{group.get('Port', '?')}",
                            "type": group.get("TargetType", "?")}
-            workload = self._workload(tags.get(arn, {}), group["TargetGroupName"])
+            workload = self._workload(tags.get(arn, {}), group["TargetGroupName"],
+                                      service_from_target_group_name(group["TargetGroupName"]))
             if workload is not None:
                 first.children.append(workload)
             described_health = self._try("elasticloadbalancing:DescribeTargetHealth",

@@ -1,0 +1,90 @@
+"""Builds the AWS operations (domain lookup, console passwords) once per process from settings and services.
+
+The Slack listeners and the CLI get their `AwsOperations` here so the caches and the reset rate limit
+live as long as the process. Owners come from the workflow's read methods; audit lines go to the
+workflow's audit table (service `aws-iam`) when a store is present, and always to the audit logger.
+This module wires; it decides nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import boto3
+
+from bot.aws.cache import Clock
+from bot.aws.clients import AwsClients
+from bot.aws.domain_lookup import DomainLookup
+from bot.aws.iam_password import AuditSink, ConsolePasswords, InMemoryResetLimiter, LogAudit
+from bot.aws.owners import CatalogOwners, NoOwners, OwnerDirectory, ServiceCatalog
+from bot.config import Settings
+
+AUDIT_SUBJECT = "aws-iam"  # the `service` column of password-reset audit rows: `launchpad audit aws-iam`
+
+
+class HasServices(Protocol):
+    """What of `bot.services.Services` this module reads."""
+
+    settings: Settings
+    workflow: ServiceCatalog
+
+
+@dataclass
+class AwsOperations:
+    clients: AwsClients
+    lookup: DomainLookup
+    passwords: ConsolePasswords
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, owners: OwnerDirectory | None = None,
+                      audit: AuditSink | None = None, session: boto3.Session | None = None,
+                      clock: Clock = time.monotonic, wall_clock: Clock = time.time) -> AwsOperations:
+        """`clock` ages the caches; `wall_clock` times the reset rate limit (its message names a time of day)."""
+        clients = AwsClients.from_settings(settings, session=session)
+        lookup = DomainLookup(clients, owners or NoOwners(), cache_seconds=settings.lookup_cache_seconds, clock=clock)
+        passwords = ConsolePasswords(clients.iam, user_map=settings.iam_user_map, email_tag=settings.iam_user_email_tag,
+                                     limiter=InMemoryResetLimiter(settings.password_resets_per_hour, wall_clock),
+                                     audit=audit or LogAudit(), index_ttl_seconds=settings.lookup_cache_seconds,
+                                     clock=clock)
+        return cls(clients=clients, lookup=lookup, passwords=passwords)
+
+
+class StoreAudit:
+    """Password-reset audit rows in the workflow's audit table, plus the audit log line. Never a secret."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.log = LogAudit()
+
+    def record(self, *, action: str, actor: str, subject: str, message: str) -> None:
+        from bot.workflow import records  # the workflow's own writer of audit rows
+
+        with self.store.session() as s:
+            records.audit(s, datetime.now(UTC), actor, AUDIT_SUBJECT, action[:48], detail=message)
+        self.log.record(action=action, actor=actor, subject=subject, message=message)
+
+
+_lock = threading.Lock()
+_by_services: dict[int, AwsOperations] = {}
+
+
+def operations_for(services: HasServices) -> AwsOperations:
+    """One AwsOperations per Services object (the Slack app's), created on first use."""
+    existing = getattr(services, "aws", None)
+    if isinstance(existing, AwsOperations):
+        return existing
+    key = id(services)
+    with _lock:
+        ops = _by_services.get(key)
+        if ops is None:
+            store = getattr(services, "store", None)
+            ops = AwsOperations.from_settings(services.settings, owners=CatalogOwners(services.workflow),
+                                              audit=StoreAudit(store) if store is not None else LogAudit())
+            _by_services[key] = ops
+            weakref.finalize(services, _by_services.pop, key, None)
+        return ops
