@@ -1,0 +1,79 @@
+"""The Slack app's composition root: build the Bolt App from settings and services, register listeners.
+
+No logic lives here. The WebClient talks to `settings.slack_api_url` and retries 429s (honouring
+Retry-After), connection errors and 5xx. Listeners run after their ack (`process_before_response`
+stays False: this is a long-running server in both Socket Mode and HTTP mode, not a FaaS), so every
+ack is immediate and no work runs inside it. Listener groups are registered in a fixed order, each
+with `register(app, ...)`; nothing registers itself at import time. One error handler serves them all.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+import uuid
+from collections.abc import Callable
+
+from slack_bolt import App, BoltContext
+from slack_sdk import WebClient
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+    ServerErrorRetryHandler,
+)
+
+from bot.config import Settings
+from bot.services import Services
+from bot.slack import actions, commands, home, views
+from bot.slack.actors import ActorDirectory
+from bot.slack.notifier import SlackNotifier
+from bot.slack.reporting import report_error
+from bot.slack.surface import SlackSurface
+
+log = logging.getLogger(__name__)
+
+LISTENER_GROUPS = [commands, actions, views, home]
+AWS_LISTENERS = "bot.slack.aws_listeners"
+
+
+def build_client(settings: Settings) -> WebClient:
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
+    return WebClient(token=token, base_url=settings.slack_api_url, timeout=15, retry_handlers=[
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+        ServerErrorRetryHandler(max_retry_count=2),
+    ])
+
+
+def build_app(settings: Settings, services: Services, *, client: WebClient | None = None,
+              notifier: SlackNotifier | None = None) -> App:
+    """The Bolt App with every listener group; the SlackNotifier becomes the workflow's notifier."""
+    client = client or build_client(settings)
+    signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    app = App(
+        client=client,
+        token=client.token,
+        signing_secret=signing_secret,  # "" only in Socket Mode, where Slack's requests are not signed
+        process_before_response=False,
+        token_verification_enabled=False,
+        name="launchpad",
+    )
+    notifier = notifier or SlackNotifier(client, settings)
+    notifier.set_thread = services.workflow.set_thread
+    services.workflow.notifier = notifier
+    surface = SlackSurface(services=services, actors=ActorDirectory(client, settings), notifier=notifier,
+                           blueprints=services.render_context.blueprints)
+    app.middleware(assign_request_id)
+    app.error(report_error)
+    if importlib.util.find_spec(AWS_LISTENERS) is not None:  # first: it answers `/launchpad lookup`
+        importlib.import_module(AWS_LISTENERS).register(app, services)
+    for group in LISTENER_GROUPS:
+        group.register(app, surface)
+    return app
+
+
+def assign_request_id(context: BoltContext, next: Callable[[], None]) -> None:
+    """A short id per incoming Slack request, for logs and for the user to quote."""
+    context["request_id"] = uuid.uuid4().hex[:12]
+    next()

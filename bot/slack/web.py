@@ -1,0 +1,115 @@
+"""The HTTP side of `launchpad serve`: `/slack/events` (Bolt), `/healthz`, `/readyz` and extra routes.
+
+A small WSGI application served by a threading wsgiref server: Slack's requests go to Bolt's WSGI
+adapter (signature verification included: a bad, missing or stale signature gets 401), `/healthz`
+answers while the process is up, `/readyz` asks a readiness check (the database), and callers may add
+routes such as `/metrics`. In Socket Mode the same server runs without `/slack/events`, for probes.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import TYPE_CHECKING, Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from slack_bolt import App
+from slack_bolt.adapter.wsgi import SlackRequestHandler
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+Route = Callable[[], tuple[int, str, bytes]]  # -> (status, content type, body)
+Readiness = Callable[[], str | None]  # -> None when ready, else what is wrong
+
+STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 405: "405 Method Not Allowed", 503: "503 Service Unavailable"}
+
+
+class LaunchPadWsgi:
+    def __init__(self, app: App | None, *, ready: Readiness | None = None,
+                 routes: dict[str, Route] | None = None) -> None:
+        self._slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+        self._ready = ready
+        self._routes = dict(routes or {})
+
+    def add_route(self, path: str, route: Route) -> None:
+        self._routes[path] = route
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path == EVENTS_PATH and self._slack is not None:
+            return self._slack(environ, start_response)
+        if path == "/healthz":
+            return _answer(start_response, 200, "text/plain", b"ok\n")
+        if path == "/readyz":
+            problem = self._readiness()
+            if problem:
+                return _answer(start_response, 503, "text/plain", f"not ready: {problem}\n".encode())
+            return _answer(start_response, 200, "text/plain", b"ready\n")
+        route = self._routes.get(path)
+        if route is not None:
+            status, content_type, body = route()
+            return _answer(start_response, status, content_type, body)
+        return _answer(start_response, 404, "text/plain", b"not found\n")
+
+    def _readiness(self) -> str | None:
+        if self._ready is None:
+            return None
+        try:
+            return self._ready()
+        except Exception as exc:  # a probe must answer, whatever the check raised
+            log.warning("readiness check failed: %s", exc)
+            return type(exc).__name__
+
+
+def _answer(start_response: StartResponse, status: int, content_type: str, body: bytes) -> list[bytes]:
+    start_response(STATUS_TEXT.get(status, f"{status} Status"),
+                   [("Content-Type", content_type), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+
+class HttpServer:
+    """A threading WSGI server; `port=0` binds a free port (tests), `url` says where it listens."""
+
+    def __init__(self, wsgi: LaunchPadWsgi, host: str, port: int) -> None:
+        self._httpd = make_server(host, port, wsgi, server_class=_ThreadingWSGIServer, handler_class=_QuietHandler)
+        self._thread: threading.Thread | None = None
+        self._serving = False
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def serve_forever(self) -> None:
+        self._serving = True
+        self._httpd.serve_forever()
+
+    def start(self) -> HttpServer:
+        self._serving = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.1},
+                                        name="launchpad-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._serving:  # shutdown() waits for a serve_forever loop; never call it without one
+            self._httpd.shutdown()
+            self._serving = False
+        self._httpd.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
