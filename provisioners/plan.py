@@ -40,7 +40,7 @@ PROVISIONERS: dict[str, ModuleType] = {
     "ci": ci,
 }
 CREATE_ORDER = ("terragrunt", "helm", "argocd", "ci")
-DELETE_ORDER = ("argocd", "helm", "terragrunt", "ci")
+DELETE_ORDER = ("argocd", "helm", "ci", "terragrunt")  # IAM (in terragrunt's last change set) goes last
 
 
 def plan(spec: ServiceSpec, ctx: RenderContext) -> list[ChangeSet]:
