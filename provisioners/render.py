@@ -8,7 +8,7 @@ before it leaves (`check_file`), so a renderer bug fails a test, not a `terragru
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -112,7 +112,15 @@ class _SafeDumper(yaml.SafeDumper):
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if any(ch in value for ch in "\x85\u2028\u2029\ufeff"):
         return dumper.represent_scalar("tag:yaml.org,2002:str", value, style='"')
+    if _go_yaml_would_retype(value):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="'")
     return dumper.represent_str(value)
+
+
+def _go_yaml_would_retype(value: str) -> bool:
+    """Go's YAML (Helm, Argo CD, Kubernetes) reads more plain scalars as non-strings than PyYAML does:
+    y/Y/n/N are booleans, 0o17 and 1e3 are numbers. Quote those and anything number-like."""
+    return value in ("y", "Y", "n", "N") or value[:1] in tuple("+-.0123456789")
 
 
 _SafeDumper.add_representer(str, _represent_str)
@@ -171,6 +179,13 @@ def parse_hcl(content: str) -> dict[str, Any]:
     return hcl2.loads(content, serialization_options=options)
 
 
+@lru_cache(maxsize=4096)
+def _check_hcl_syntax(content: str) -> None:
+    """Syntax check only (the parse tree, not its conversion to Python): ~5x cheaper than parse_hcl, and
+    cached because shared files (root.hcl, local modules) repeat for every service in a bulk plan."""
+    hcl2.parses_to_tree(content)
+
+
 class GeneratedFileError(ValueError):
     """A generated file does not parse; always a LaunchPad bug, never the user's."""
 
@@ -179,7 +194,7 @@ def check_file(path: str, content: str) -> None:
     """Parse a generated file back by its extension; raise GeneratedFileError when it does not parse."""
     try:
         if path.endswith(".hcl") or path.endswith(".tf"):
-            parse_hcl(content)
+            _check_hcl_syntax(content)
         elif path.endswith((".yaml", ".yml")):
             list(yaml.safe_load_all(content))
         elif path.endswith(".json"):
