@@ -1,21 +1,346 @@
-"""argocd provisioner (placeholder until its renderer lands)."""
+"""The gitops repository: per team one AppProject and one ApplicationSet, per service and environment
+one platform-owned config file that the team's ApplicationSet turns into an Argo CD Application.
+
+Nothing spans teams: a team's ApplicationSet reads only `teams/<team>/services/*/*.yaml`, its
+`project:` is written literally into the template (never taken from a file), and its AppProject
+admits only the chart and values repositories and the team's own namespaces. The config files carry
+the AWS bindings (target group, security group, IAM role) that the chart takes only from the
+platform block, so a developer who edits values files cannot repoint them. Deletion never cascades
+to running workloads by accident: `preserveResourcesOnDeletion` keeps the deletion finalizer off
+every generated Application. This module renders and checks; it never talks to Argo CD.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import fnmatch
+import re
+from typing import TYPE_CHECKING, Any
 
 from provisioners.changeset import ChangeSet
+from provisioners.errors import PermanentError
+from provisioners.k8s import ManifestError, validate_manifest_text, validate_object
+from provisioners.platform import PlatformConfig
+from provisioners.render import GeneratedFileError, to_yaml
 from provisioners.spec import ServiceSpec
 
 if TYPE_CHECKING:
     from provisioners.plan import RenderContext
 
 REPO = "gitops"
+API_VERSION = "argoproj.io/v1alpha1"
+# Argo CD's declarative-setup docs: an AppProject is not deleted while an Application references it.
+PROJECT_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+ROLE = "developers"
+# The team role may look, sync and run resource actions (restart, ...) on its own project's
+# Applications. It may never delete them (LaunchPad's delete flow does, by removing config files),
+# nor update or override them (that would let it change the platform block). Explicit denies also
+# beat any broader grant a global policy might add.
+ROLE_GRANTS = [("applications", "get", "allow"), ("applications", "sync", "allow"),
+               ("applications", "action/*", "allow"), ("logs", "get", "allow"),
+               ("applications", "delete", "deny"), ("applications", "update", "deny"),
+               ("applications", "override", "deny")]
+_PARAM = re.compile(r"\{\{\s*\.([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
+# --- paths -------------------------------------------------------------------------------------------
+def team_dir(team: str, platform: PlatformConfig) -> str:
+    if "{team}" not in platform.gitops_path:
+        raise PermanentError(f"gitops_path {platform.gitops_path!r} must contain '{{team}}': every team needs "
+                             "its own directory, or one team's ApplicationSet would read another's services")
+    return platform.gitops_path.format(team=team)
+
+
+def project_file(team: str, platform: PlatformConfig) -> str:
+    return f"{team_dir(team, platform)}/argocd/appproject.yaml"
+
+
+def applicationset_file(team: str, platform: PlatformConfig) -> str:
+    return f"{team_dir(team, platform)}/argocd/applicationset.yaml"
+
+
+def config_file(spec: ServiceSpec, env: str, platform: PlatformConfig) -> str:
+    return f"{team_dir(spec.team, platform)}/services/{spec.name}/{env}.yaml"
+
+
+def generator_glob(team: str, platform: PlatformConfig) -> str:
+    return f"{team_dir(team, platform)}/services/*/*.yaml"
+
+
+def application_name(team: str, service: str, env: str) -> str:
+    return f"{team}-{service}-{env}"
+
+
+# --- render ------------------------------------------------------------------------------------------
 def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
-    return ChangeSet(repo=REPO)
+    platform = ctx.platform
+    envs = [e.name for e in spec.environments]
+    files, appset = _team_files(spec.team, platform)
+    for env in envs:
+        config = service_config(spec, ctx, env)
+        path = config_file(spec, env, platform)
+        files[path] = _document(
+            f"{spec.name} in {env}: read by the ApplicationSet of team {spec.team}; platform-owned, the AWS "
+            "bindings here reach the chart's platform block", config)
+        try:  # the Application this file will generate must be valid too
+            validate_object(expand(appset["spec"]["template"], config) | _app_head(), path)
+        except (ManifestError, KeyError) as exc:
+            raise GeneratedFileError(f"{path} would generate an invalid Application: {exc}") from exc
+    return ChangeSet(
+        repo=REPO,
+        files=files,
+        title=f"{spec.name}: Argo CD applications for {', '.join(envs)} (team {spec.team})",
+        summary=_summary(spec, platform, envs),
+        environments=envs,
+    )
 
 
 def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> list[ChangeSet]:
-    return []
+    """Remove the service's config files for `envs`; the team's AppProject and ApplicationSet stay (shared)."""
+    if not envs:
+        return []
+    names = ", ".join(f"`{application_name(spec.team, spec.name, env)}`" for env in envs)
+    return [ChangeSet(
+        repo=REPO,
+        deletes=[config_file(spec, env, ctx.platform) for env in envs],
+        title=f"{spec.name}: remove Argo CD applications for {', '.join(envs)} (team {spec.team})",
+        summary=(f"Removes {names}. The ApplicationSet deletes the Application(s); with "
+                 "`preserveResourcesOnDeletion` the workload objects stay until they are removed on purpose "
+                 "(see docs/argocd.md, 'Deleting')."),
+        environments=sorted(envs),
+    )]
+
+
+_TEAM_FILES: dict[tuple[int, str], tuple[PlatformConfig, dict[str, str], dict[str, Any]]] = {}
+
+
+def _team_files(team: str, platform: PlatformConfig) -> tuple[dict[str, str], dict[str, Any]]:
+    """The team's AppProject and ApplicationSet files (rendered and validated once per platform config:
+    every service of the team shares them), and the ApplicationSet object."""
+    hit = _TEAM_FILES.get((id(platform), team))
+    if hit is not None and hit[0] is platform:
+        return dict(hit[1]), hit[2]
+    appset = applicationset(team, platform)
+    files = {
+        project_file(team, platform): _document(f"Argo CD project of team {team}", appproject(team, platform)),
+        applicationset_file(team, platform): _document(f"Argo CD ApplicationSet of team {team}", appset),
+    }
+    for path, content in files.items():
+        try:
+            validate_manifest_text(content, path)
+        except ManifestError as exc:
+            raise GeneratedFileError(f"generated {path} is not a valid Argo CD object: {exc}") from exc
+    if len(_TEAM_FILES) > 256:
+        _TEAM_FILES.clear()
+    _TEAM_FILES[(id(platform), team)] = (platform, files, appset)
+    return dict(files), appset
+
+
+# --- objects (pure data) ---------------------------------------------------------------------------------
+def service_config(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str, Any]:
+    """The generator file: everything the ApplicationSet templates from, all platform-owned."""
+    platform = ctx.platform
+    names = spec.names(env, platform)
+    target = platform.target_for(env)
+    binds_target_group = "target_group" in ctx.blueprint(spec).components
+    return {
+        "service": spec.name,
+        "environment": env,
+        "namespace": names.namespace,
+        "server": target.argocd_destination,
+        "createNamespace": spec.environment(env).temporary,
+        "targetGroupName": names.target_group if binds_target_group else "",
+        "securityGroupId": ctx.bindings.security_group_for(env, names.security_group),
+        "roleArn": f"arn:aws:iam::{target.account_id}:role/{names.iam_role}",
+    }
+
+
+def appproject(team: str, platform: PlatformConfig) -> dict[str, Any]:
+    settings = platform.teams[team]
+    role: dict[str, Any] = {
+        "name": ROLE,
+        "description": f"members of team {team}: view, sync and run actions on the team's applications",
+        "policies": [f"p, proj:{team}:{ROLE}, {resource}, {action}, {team}/*, {effect}"
+                     for resource, action, effect in ROLE_GRANTS],
+    }
+    if settings.sso_group:
+        role["groups"] = [settings.sso_group]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "AppProject",
+        "metadata": {
+            "name": team,
+            "namespace": platform.argocd_namespace,
+            "labels": _labels(team),
+            "finalizers": [PROJECT_FINALIZER],
+        },
+        "spec": {
+            "description": f"Services of team {team}, generated by LaunchPad",
+            "sourceRepos": [platform.chart_repo_url, platform.repositories["values"].clone_url()],
+            "destinations": destinations(team, platform),
+            "clusterResourceWhitelist": cluster_resources(team, platform),
+            "namespaceResourceWhitelist": [_group_kind(k) for k in platform.chart_resource_kinds],
+            "orphanedResources": {"warn": False},
+            "roles": [role],
+        },
+    }
+
+
+def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
+    values_repo = platform.repositories["values"]
+    values_dir = platform.values_path.format(service="{{ .service }}", team=team)
+    gitops = platform.repositories["gitops"]
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ApplicationSet",
+        "metadata": {"name": team, "namespace": platform.argocd_namespace, "labels": _labels(team)},
+        "spec": {
+            "goTemplate": True,
+            "goTemplateOptions": ["missingkey=error"],
+            "generators": [{"git": {
+                "repoURL": gitops.clone_url(),
+                "revision": gitops.base_branch,
+                "files": [{"path": generator_glob(team, platform)}],
+            }}],
+            # No resources-finalizer on generated Applications: deleting the ApplicationSet, or an
+            # Application, leaves the workload running (Argo CD docs: Application Deletion).
+            "syncPolicy": {"preserveResourcesOnDeletion": True},
+            "template": {
+                "metadata": {
+                    "name": application_name(team, "{{ .service }}", "{{ .environment }}"),
+                    "labels": {**_labels(team), "launchpad.io/service": "{{ .service }}",
+                               "launchpad.io/environment": "{{ .environment }}"},
+                },
+                "spec": {
+                    "project": team,  # hard-coded: a file can never move an app into another project
+                    "destination": {"server": "{{ .server }}", "namespace": "{{ .namespace }}"},
+                    "sources": [
+                        {
+                            "repoURL": platform.chart_repo_url,
+                            "targetRevision": platform.chart_revision,
+                            "path": platform.chart_path,
+                            "helm": {
+                                "releaseName": "{{ .service }}",
+                                # Later files win; the valuesObject below wins over both.
+                                "valueFiles": [f"$values/{values_dir}/values.yaml",
+                                               f"$values/{values_dir}/values-{{{{ .environment }}}}.yaml"],
+                                "valuesObject": {"platform": {
+                                    "team": team,
+                                    "service": "{{ .service }}",
+                                    "environment": "{{ .environment }}",
+                                    "targetGroupName": "{{ .targetGroupName }}",
+                                    "securityGroupId": "{{ .securityGroupId }}",
+                                    "roleArn": "{{ .roleArn }}",
+                                }},
+                            },
+                        },
+                        {"repoURL": values_repo.clone_url(), "targetRevision": values_repo.base_branch,
+                         "ref": "values"},
+                    ],
+                    "syncPolicy": {
+                        "automated": {"prune": True, "selfHeal": True},
+                        "syncOptions": ["CreateNamespace={{ .createNamespace }}", "PruneLast=true"],
+                        "managedNamespaceMetadata": {"labels": {
+                            **_labels(team),
+                            "launchpad.io/environment": "{{ .environment }}",
+                            "pod-security.kubernetes.io/enforce": "restricted",
+                        }},
+                    },
+                },
+            },
+        },
+    }
+
+
+def destinations(team: str, platform: PlatformConfig) -> list[dict[str, str]]:
+    """The team's namespaces only: `<team>-<env>` per standard environment, `<team>-tmp-*` for temporary
+    ones (or the namespaces the platform configured for the team), and no other team's."""
+    settings = platform.teams[team]
+    temp_server = platform.target_for(platform.temporary_environment_base).argocd_destination
+    if settings.namespaces:
+        servers = sorted({t.argocd_destination for t in platform.environments.values()})
+        found = [{"server": s, "namespace": ns} for ns in settings.namespaces for s in servers]
+    else:
+        found = [{"server": target.argocd_destination, "namespace": f"{team}-{env}"}
+                 for env, target in platform.environments.items()]
+        found.append({"server": temp_server, "namespace": f"{team}-tmp-*"})
+    _refuse_overlap(team, [d["namespace"] for d in found], platform)
+    return found
+
+
+def cluster_resources(team: str, platform: PlatformConfig) -> list[dict[str, str]]:
+    """None, except what the platform configured for the team, and Namespace objects named like the
+    team's temporary namespaces (Argo CD creates those with CreateNamespace)."""
+    allowed = [{"group": "", "kind": "Namespace", "name": f"{team}-tmp-*"}]
+    return allowed + [_group_kind(k) for k in platform.teams[team].cluster_resources]
+
+
+def expand(template: Any, params: dict[str, Any]) -> Any:
+    """What the ApplicationSet controller does with our template for one generator file. Our template
+    only uses `{{ .field }}`; a missing field fails, as `missingkey=error` does in Argo CD."""
+    if isinstance(template, dict):
+        return {expand(k, params): expand(v, params) for k, v in template.items()}
+    if isinstance(template, list):
+        return [expand(v, params) for v in template]
+    if isinstance(template, str):
+        return _PARAM.sub(lambda m: _go_format(_param(params, m.group(1))), template)
+    return template
+
+
+def applications(spec: ServiceSpec, ctx: RenderContext) -> list[dict[str, Any]]:
+    """The Applications the team's ApplicationSet generates for this service (one per environment)."""
+    template = applicationset(spec.team, ctx.platform)["spec"]["template"]
+    return [expand(template, service_config(spec, ctx, e.name)) | _app_head() for e in spec.environments]
+
+
+# --- helpers -----------------------------------------------------------------------------------------------
+def _app_head() -> dict[str, Any]:
+    return {"apiVersion": API_VERSION, "kind": "Application"}
+
+
+def _param(params: dict[str, Any], name: str) -> Any:
+    if name not in params:
+        raise KeyError(f"map has no entry for key {name!r} (missingkey=error)")
+    return params[name]
+
+
+def _go_format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _labels(team: str) -> dict[str, str]:
+    return {"app.kubernetes.io/managed-by": "launchpad", "launchpad.io/team": team}
+
+
+def _group_kind(spec: str) -> dict[str, str]:
+    group, _, kind = spec.rpartition("/")
+    return {"group": group, "kind": kind}
+
+
+def _refuse_overlap(team: str, patterns: list[str], platform: PlatformConfig) -> None:
+    """A glob like `search-tmp-*` must not also match another team's namespace."""
+    for other in platform.teams:
+        if other == team:
+            continue
+        theirs = [*(platform.teams[other].namespaces or [f"{other}-{env}" for env in platform.environments]),
+                  f"{other}-tmp-x"]
+        clash = [ns for ns in theirs for p in patterns if fnmatch.fnmatchcase(ns, p)]
+        if clash:
+            raise PermanentError(f"team {team}'s namespaces would include {clash[0]} of team {other}; "
+                                 "rename one team or configure explicit namespaces for it")
+
+
+def _document(title: str, data: dict[str, Any]) -> str:
+    header = f"# {title}.\n# Generated by LaunchPad; change the platform settings or the request, not this file.\n"
+    return header + to_yaml(data)
+
+
+def _summary(spec: ServiceSpec, platform: PlatformConfig, envs: list[str]) -> str:
+    lines = [f"Argo CD applications of `{spec.name}` in project `{spec.team}` "
+             f"(ApplicationSet `{spec.team}`, namespace `{platform.argocd_namespace}`):"]
+    for env in envs:
+        names = spec.names(env, platform)
+        lines.append(f"- `{application_name(spec.team, spec.name, env)}` → namespace `{names.namespace}`")
+    lines.append(f"Find them with `argocd app list -p {spec.team} -l launchpad.io/service={spec.name}`.")
+    return "\n".join(lines)

@@ -19,6 +19,10 @@ class Team(BaseModel):
     sso_group: str = Field(default="", description="SSO/OIDC group bound to the team's Argo CD role")
     namespaces: list[str] = Field(default_factory=list,
                                   description="namespaces the team may deploy to; default: '<team>-*'")
+    cluster_resources: list[str] = Field(
+        default_factory=list,
+        description="cluster-scoped kinds ('group/Kind', '/Kind' for core) the team's Argo CD project may "
+                    "manage; default none")
 
 
 class EnvironmentTarget(BaseModel):
@@ -86,6 +90,10 @@ class Repository(BaseModel):
     name: str
     base_branch: str = "main"
     root: str = Field(default="", description="subdirectory inside the repository where LaunchPad writes")
+    url: str = Field(default="", description="clone URL Argo CD reads it from; default https://github.com/<name>.git")
+
+    def clone_url(self) -> str:
+        return self.url or f"https://github.com/{self.name}.git"
 
 
 def _default_repositories() -> dict[str, Repository]:
@@ -142,6 +150,14 @@ class PlatformConfig(BaseModel):
     infra_path: str = "{account_id}/{region}/{env}/{service}/{component}"
     values_path: str = "services/{service}"
     gitops_path: str = "teams/{team}"
+    argocd_namespace: str = Field(default="argocd",
+                                  description="namespace of Argo CD's AppProjects and ApplicationSets")
+    chart_resource_kinds: list[str] = Field(
+        default_factory=lambda: ["apps/Deployment", "/Service", "/ServiceAccount", "/ConfigMap",
+                                 "rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/RoleBinding",
+                                 "elbv2.k8s.aws/TargetGroupBinding", "vpcresources.k8s.aws/SecurityGroupPolicy"],
+        description="namespaced kinds ('group/Kind') the service chart renders; each team's Argo CD project "
+                    "allows only these")
 
     def target_for(self, env: str) -> EnvironmentTarget:
         """Temporary environments live in the base environment's account and cluster."""

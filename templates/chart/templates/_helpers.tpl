@@ -1,0 +1,34 @@
+{{/*
+Names and labels. Every name comes from the platform block (set by Argo CD from the platform-owned
+gitops repository), never from a developer values file, so a values file cannot rename or retarget
+an object.
+*/}}
+{{- define "launchpad.name" -}}
+{{- required "platform.service is required: the chart is deployed by the team's ApplicationSet, which sets it" .Values.platform.service -}}
+{{- end -}}
+
+{{- define "launchpad.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "launchpad.name" . }}
+{{- end -}}
+
+{{- define "launchpad.labels" -}}
+{{ include "launchpad.selectorLabels" . }}
+app.kubernetes.io/part-of: {{ .Values.platform.team }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+launchpad.io/team: {{ .Values.platform.team }}
+launchpad.io/environment: {{ .Values.platform.environment }}
+{{- end -}}
+
+{{- define "launchpad.image" -}}
+{{- $image := printf "%s:%s" .Values.image.repository .Values.image.tag -}}
+{{- with .Values.image.digest }}{{ $image = printf "%s@%s" $image . }}{{ end -}}
+{{- $image -}}
+{{- end -}}
+
+{{- define "launchpad.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+readOnlyRootFilesystem: true
+capabilities:
+  drop: [ALL]
+{{- end -}}
