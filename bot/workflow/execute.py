@@ -20,6 +20,7 @@ from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
 from provisioners.forge.base import ChangeState
+from provisioners.forge.delivery import pull_request_body
 from provisioners.forge.router import ForgeRoutes
 from provisioners.plan import RenderContext
 from provisioners.spec import ServiceSpec
@@ -94,8 +95,8 @@ class Actions:
         name, base = repository_for(self.ctx.platform, job.repo, spec)
         forge = self.forges.forge_for(name, job.environments)
         title = cs.title or f"LaunchPad: {job.kind} {job.service} ({', '.join(job.environments)})"
-        body = (f"{cs.summary}\n\n---\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
-                f"{', '.join(job.environments)}), requested by {job.requester}.\n")
+        body = pull_request_body(cs) + (f"\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
+                                        f"{', '.join(job.environments)}), requested by {job.requester}.\n")
         change = forge.open_change(name, job.forge_key, cs, title=title, body=body,
                                    labels=["launchpad", f"launchpad:{job.kind}"], base_branch=base)
         if change.number == 0:

@@ -68,7 +68,8 @@ class WorkflowService:
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             kind = RequestKind.CHANGE if active else RequestKind.CREATE
-            self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}")
+            self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}",
+                            creating=not active)
             existing_envs = self._env_names(s, svc) if active and svc is not None else []
             if active and svc is not None:
                 if svc.team != spec.team:
@@ -342,7 +343,7 @@ class WorkflowService:
 
     # --- internals ------------------------------------------------------------------------------
     def _authorize(self, actor: Actor, team: str, svc: m.Service | None, what: str, *,
-                   requester: str | None = None) -> None:
+                   requester: str | None = None, creating: bool = False) -> None:
         if actor.is_sre or team in actor.teams or actor.id == requester:
             return
         if svc is not None and svc.active:
@@ -351,9 +352,10 @@ class WorkflowService:
             raise NotAllowed(f"only members of team {team}, the owner of {svc.name} ({svc.owner}), or SRE may "
                              f"{what}")
         platform_team = self.ctx.platform.teams.get(team)
-        if platform_team is not None and not platform_team.slack_group:
+        if creating and platform_team is not None and not platform_team.slack_group:
             return  # the platform does not track this team's members: whoever creates the service owns it
-        raise NotAllowed(f"only members of team {team} or SRE may {what}")
+        who = "the requester, " if requester else ""
+        raise NotAllowed(f"only {who}members of team {team} or SRE may {what}")
 
     def _render(self, fn: Any) -> Any:
         try:

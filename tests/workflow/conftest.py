@@ -11,7 +11,7 @@ import pytest
 from bot.store.database import Store
 
 PG_USERS = ("postgres", "root")
-_pg_user: str | None | bool = False  # False: not probed yet
+_pg_user: str | bool | None = False  # False: not probed yet
 
 
 def postgres_user() -> str | None:
@@ -53,10 +53,8 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: SQLite file, or a PostgreSQL schema of its own."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'launchpad.db'}"
-    else:
-        url = request.getfixturevalue("pg_url")
+    sqlite = f"sqlite:///{tmp_path / 'launchpad.db'}"
+    url = sqlite if request.param == "sqlite" else request.getfixturevalue("pg_url")
     store = Store(url)
     store.upgrade()
     store.dispose()

@@ -151,3 +151,12 @@ def tree(forge: LocalForge) -> dict[str, dict[str, str | None]]:
         repo = str(git_dir.relative_to(forge.root))[: -len(".git")]
         out[repo] = {p: forge.read_file(repo, p) for p in forge.list_files(repo)}
     return out
+
+
+def merge(forge: LocalForge, key: str) -> None:
+    """Merge the pull request with this key, wherever it is (what a reviewer's click does)."""
+    for repo_dir, prs in pulls(forge.root).items():
+        if any(p["key"] == key for p in prs):
+            forge.merge_change(repo_dir[: -len(".git")], key)
+            return
+    raise AssertionError(f"no pull request with key {key}")
