@@ -105,7 +105,11 @@ def _hcl_key(key: Any) -> str:
     return hcl_string(key)
 
 
-class _SafeDumper(yaml.SafeDumper):
+# libyaml when present: the pure-Python parser/emitter was most of a plan's time
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _SafeDumper(getattr(yaml, "CSafeDumper", yaml.SafeDumper)):  # type: ignore[misc]
     """SafeDumper that double-quotes strings holding YAML line breaks PyYAML would otherwise fold away."""
 
 
@@ -196,7 +200,7 @@ def check_file(path: str, content: str) -> None:
         if path.endswith(".hcl") or path.endswith(".tf"):
             _check_hcl_syntax(content)
         elif path.endswith((".yaml", ".yml")):
-            list(yaml.safe_load_all(content))
+            list(yaml.load_all(content, Loader=_SAFE_LOADER))
         elif path.endswith(".json"):
             json.loads(content)
     except Exception as exc:
