@@ -161,6 +161,8 @@ def _builtin_problems(obj: dict[str, Any]) -> list[str]:
 
 def _describe(err: Any) -> str:
     path = ".".join(str(p) for p in err.path) or "(root)"
+    if err.validator == "not":  # e.g. port 8081 (nginx's) or an AWS_* variable (IRSA's)
+        return f"{path}: {err.instance!r} is reserved by the platform; choose another"
     return f"{path}: {err.message}"
 
 
