@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -303,3 +304,22 @@ def test_renderer_refuses_to_write_values_the_schema_rejects(ctx: RenderContext,
     spec = load_example(ROOT / "examples" / "ranking-web.yaml", strict)
     with pytest.raises(GeneratedFileError, match="port"):
         helm_values.render(spec, strict)
+
+
+def test_sre_knobs_render_valid_objects(ctx: RenderContext, chart: helm.Chart) -> None:
+    spec = load_example(ROOT / "examples" / "ranking-web.yaml", ctx)
+    values = deep_merge(argo_values(spec, ctx, "devel"), {
+        "serviceAccount": {"automountToken": True},
+        "rbac": {"extraRules": [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+                                 "verbs": ["get", "create", "update"]}]},
+    })
+    objects = render_chart(chart, chart.merge_values(values), spec, "devel")
+    role = next(o for o in objects if o["kind"] == "Role")
+    assert [r["resources"] for r in role["rules"]] == [["configmaps"], ["leases"]]
+    assert next(o for o in objects if o["kind"] == "ServiceAccount")["automountServiceAccountToken"] is True
+
+
+def test_chart_never_evaluates_values_as_templates() -> None:
+    """`tpl` would turn a `{{ ... }}` in a developer value into template code."""
+    for template in (CHART_DIR / "templates").iterdir():
+        assert not re.search(r"\btpl\b", template.read_text()), template.name
