@@ -160,3 +160,8 @@ def merge(forge: LocalForge, key: str) -> None:
             forge.merge_change(repo_dir[: -len(".git")], key)
             return
     raise AssertionError(f"no pull request with key {key}")
+
+
+def non_empty_tree(forge: LocalForge) -> dict[str, dict[str, str | None]]:
+    """`tree`, leaving out repositories with no files (an emptied repository equals an absent one)."""
+    return {repo: files for repo, files in tree(forge).items() if files}
