@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from provisioners.plan import RenderContext
 
 REPO = "values"
+# The chart's nginx sidecar: the pod port the Service, the TargetGroupBinding and so the ALB (traffic
+# and health checks) reach. The pod security group must admit the ALB on this port, not the app's.
+PROXY_PORT = 8081
 # Until CI pushes the first build, a service without an explicit image points at this tag of its
 # own ECR repository; the CI workflow replaces it with the built tag.
 BOOTSTRAP_TAG = "latest"

@@ -124,7 +124,7 @@ def test_nginx_sidecar_proxies_to_the_app_and_probes_use_the_health_path(ctx: Re
     deployment = next(o for o in objects if o["kind"] == "Deployment")
     app, nginx, filebeat = deployment["spec"]["template"]["spec"]["containers"]
     assert app["ports"][0]["containerPort"] == 8080
-    assert nginx["ports"][0]["containerPort"] == 8081
+    assert nginx["ports"][0]["containerPort"] == helm_values.PROXY_PORT
     assert app["readinessProbe"]["httpGet"]["path"] == "/healthz"
     assert nginx["readinessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     assert filebeat["ports"][0]["containerPort"] == 9601
