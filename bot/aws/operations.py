@@ -30,8 +30,11 @@ AUDIT_SUBJECT = "aws-iam"  # the `service` column of password-reset audit rows: 
 class HasServices(Protocol):
     """What of `bot.services.Services` this module reads."""
 
-    settings: Settings
-    workflow: ServiceCatalog
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def workflow(self) -> ServiceCatalog: ...
 
 
 @dataclass

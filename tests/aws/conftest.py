@@ -101,7 +101,7 @@ def _host(*values: str) -> list[dict[str, Any]]:
 @pytest.fixture(scope="session")
 def seeded(aws_session: boto3.Session, moto_url: str) -> Seeded:
     def c(service: str, region: str = REGION) -> Any:
-        return aws_session.client(service, region_name=region, endpoint_url=moto_url)
+        return aws_session.client(service, region_name=region, endpoint_url=moto_url)  # type: ignore[call-overload]
 
     ec2, elbv2, r53, cf, s3, apigw = c("ec2"), c("elbv2"), c("route53", "us-east-1"), c("cloudfront", "us-east-1"), \
         c("s3"), c("apigateway")
