@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
+from provisioners.helm import PROXY_PORT
 from provisioners.platform import EnvironmentTarget, ModuleSource, PlatformConfig
 from provisioners.render import hcl_expr, hcl_string, render_template
 from provisioners.spec import ServiceSpec, resolved
@@ -365,10 +366,13 @@ def _ci_role(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Pac
 
 def _security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
                     target: EnvironmentTarget) -> Context:
-    port = resolved(spec, ctx.blueprint(spec))["port"]
-    alb = [{"description": "HTTP from the shared load balancer", "from_port": port, "to_port": port,
+    # traffic from the load balancer (and its health checks) enters through the chart's nginx sidecar
+    port = PROXY_PORT
+    alb = [{"description": "HTTP from the shared load balancer to the nginx sidecar", "from_port": port,
+            "to_port": port,
             "protocol": "tcp", "source_security_group_id": target.alb_security_group_id}]
-    cidrs = [{"description": "Service port from the CIDRs in the request", "from_port": port, "to_port": port,
+    cidrs = [{"description": "Service (nginx sidecar) port from the CIDRs in the request", "from_port": port,
+              "to_port": port,
               "protocol": "tcp", "cidr_blocks": ",".join(spec.ingress_cidrs)}]
     has_alb = any(p.component == "target-group" and p.env == pkg.env for p in pkgs)
     return {
@@ -381,7 +385,7 @@ def _security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: l
 def _target_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
                   target: EnvironmentTarget) -> Context:
     values = resolved(spec, ctx.blueprint(spec))
-    return {"port": values["port"], "health_check_path": values["health_check_path"],
+    return {"port": PROXY_PORT, "health_check_path": values["health_check_path"],
             "domain": spec.domain_for(pkg.env, ctx.platform)}
 
 

@@ -20,6 +20,7 @@ import yaml
 from provisioners import terragrunt
 from provisioners.blueprint import TEMPLATES_DIR, BlueprintRegistry
 from provisioners.errors import PermanentError
+from provisioners.helm import PROXY_PORT
 from provisioners.plan import RenderContext, plan_delete
 from provisioners.platform import ModuleSource, PlatformConfig
 from provisioners.render import parse_hcl
@@ -271,10 +272,12 @@ def test_web_service_wires_alb_listener_health_check_and_domain() -> None:
     tg = parse_hcl(files["222222222222/eu-west-1/alpha/shop-web/target-group/terragrunt.hcl"])["inputs"]
     assert tg["listener_arn"] == target.alb_listener_arn
     assert tg["host_headers"] == ["shop-web.alpha.example.com"]
-    assert (tg["port"], tg["health_check_path"], tg["name"]) == (9000, "/ready", "alpha-shop-web-tg")
+    # the load balancer reaches pods through the chart's nginx sidecar, whatever the app's own port
+    assert (tg["port"], tg["health_check_path"], tg["name"]) == (PROXY_PORT, "/ready", "alpha-shop-web-tg")
     sg = parse_hcl(files["222222222222/eu-west-1/alpha/shop-web/security-group/terragrunt.hcl"])["inputs"]
     assert sg["ingress_with_source_security_group_id"][0]["source_security_group_id"] == target.alb_security_group_id
-    assert sg["ingress_with_source_security_group_id"][0]["from_port"] == 9000
+    assert sg["ingress_with_source_security_group_id"][0]["from_port"] == PROXY_PORT
+    assert sg["ingress_with_cidr_blocks"][0]["to_port"] == PROXY_PORT
     assert sg["ingress_with_cidr_blocks"][0]["cidr_blocks"] == "10.1.0.0/16"
     dns = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/dns/terragrunt.hcl"])["inputs"]
     assert dns["name"] == "example.com"
