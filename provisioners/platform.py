@@ -69,6 +69,21 @@ class ModuleSource(BaseModel):
         return self.source
 
 
+def _example_target(env: str, account_id: str, zone: str) -> EnvironmentTarget:
+    """Self-consistent example values (each environment's ARNs in its own account) for the embedded default."""
+    region = "eu-west-1"
+    return EnvironmentTarget(
+        account_id=account_id,
+        region=region,
+        hosted_zone=zone,
+        alb_listener_arn=f"arn:aws:elasticloadbalancing:{region}:{account_id}:listener/app/{env}-shared/0/0",
+        alb_dns_name=f"{env}-shared-alb.{region}.elb.amazonaws.com",
+        cluster_name=f"eks-{env}",
+        cluster_oidc_provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/"
+                                  f"EXAMPLE{env.upper()}",
+    )
+
+
 def _default_modules() -> dict[str, ModuleSource]:
     return {
         "ecr": ModuleSource(source="terraform-aws-modules/ecr/aws", version="3.2.0"),
@@ -124,9 +139,9 @@ class PlatformConfig(BaseModel):
         "platform": Team(name="platform", sso_group="sre"),
     })
     environments: dict[str, EnvironmentTarget] = Field(default_factory=lambda: {
-        "devel": EnvironmentTarget(account_id="111111111111", hosted_zone="devel.example.com"),
-        "alpha": EnvironmentTarget(account_id="222222222222", hosted_zone="alpha.example.com"),
-        "prod": EnvironmentTarget(account_id="333333333333", hosted_zone="example.com"),
+        "devel": _example_target("devel", "111111111111", "devel.example.com"),
+        "alpha": _example_target("alpha", "222222222222", "alpha.example.com"),
+        "prod": _example_target("prod", "333333333333", "example.com"),
     })
     temporary_environment_base: str = Field(
         default="devel", description="standard environment whose account/cluster temporary ones live in")

@@ -29,6 +29,7 @@ IMAGE = re.compile(
 IAM_POLICY_ARN = re.compile(r"^arn:aws:iam::(aws|[0-9]{12}):policy/[A-Za-z0-9+=,.@_/-]{1,128}$")
 CIDR = re.compile(r"^([0-9]{1,3}\.){3}[0-9]{1,3}/([0-9]|[12][0-9]|3[0-2])$")
 FORBIDDEN_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 TARGET_GROUP_MAX = 32
 IAM_ROLE_MAX = 64
@@ -181,6 +182,8 @@ class ServiceSpec(BaseModel):
             raise ValueError(f"description is {len(v)} characters; keep it to {DESCRIPTION_MAX}")
         if FORBIDDEN_CONTROL.search(v):
             raise ValueError("description contains control characters; use plain text (newlines are fine)")
+        if SURROGATE.search(v):
+            raise ValueError("description contains broken unicode (a lone surrogate); paste it again as plain text")
         return v
 
     @field_validator("environments")

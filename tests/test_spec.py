@@ -59,6 +59,7 @@ INVALID = [
     ("bad cpu", base(cpu="lots"), "cpu", "CPU quantity"),
     ("bad memory", base(memory="1GB"), "memory", "Mi or Gi"),
     ("control characters", base(description="bell\x07"), "description", "control characters"),
+    ("lone surrogate", base(description="half \ud800 a pair"), "description", "surrogate"),
     ("description too long", base(description="x" * 501), "description", "500"),
     ("worker with domain", base(blueprint="worker", domain="w.example.com"), "domain", "no HTTP"),
     ("unknown field", base(replicas=3), "replicas", "not a known field"),
