@@ -1,0 +1,62 @@
+# invoice-worker (team payments), all environments: IAM role the service's GitHub Actions workflow assumes to push images.
+# Managed by LaunchPad: change it through a LaunchPad request, or the next render undoes the edit.
+
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+terraform {
+  source = "tfr:///terraform-aws-modules/iam/aws//modules/iam-role?version=6.5.0"
+}
+
+locals {
+  # The request's description, verbatim. AWS tags carry a sanitised copy (AWS limits their characters).
+  description = "Consumes invoice events; trial run for the Q4 migration."
+  tags = {
+    service      = "invoice-worker"
+    team         = "payments"
+    environment  = "shared"
+    description  = "Consumes invoice events trial run for the Q4 migration."
+    requested-by = "U034GHIJKL"
+  }
+}
+
+inputs = {
+  name            = "invoice-worker-ci"
+  use_name_prefix = false
+  description     = "GitHub Actions of payments/invoice-worker push images to ECR payments/invoice-worker"
+
+  # GitHub's OIDC provider must already exist in this account (one per account, owned by the platform).
+  # Only workflow runs on the service repository's default branch may assume the role.
+  enable_github_oidc = true
+  oidc_subjects      = ["repo:payments/invoice-worker:ref:refs/heads/main"]
+
+  create_inline_policy = true
+  inline_policy_permissions = {
+    EcrLogin = {
+      actions = [
+        "ecr:GetAuthorizationToken",
+      ]
+      resources = [
+        "*",
+      ]
+    }
+    EcrPush = {
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:CompleteLayerUpload",
+        "ecr:DescribeImages",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:PutImage",
+        "ecr:UploadLayerPart",
+      ]
+      resources = [
+        "arn:aws:ecr:eu-west-1:111111111111:repository/payments/invoice-worker",
+      ]
+    }
+  }
+
+  tags = local.tags
+}

@@ -1,0 +1,14 @@
+output "target_group_arn" {
+  description = "ARN of the target group (bound to the pods by a TargetGroupBinding)"
+  value       = aws_lb_target_group.this.arn
+}
+
+output "target_group_name" {
+  description = "Name of the target group"
+  value       = aws_lb_target_group.this.name
+}
+
+output "listener_rule_arn" {
+  description = "ARN of the host-header listener rule"
+  value       = aws_lb_listener_rule.this.arn
+}
