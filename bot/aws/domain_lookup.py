@@ -55,6 +55,7 @@ log = logging.getLogger(__name__)
 TRAFFIC_TYPES = ("A", "AAAA", "CNAME")
 RECORD_PAGE = "20"
 TAGS_PER_CALL = 20
+PAGE_400: Any = {"PageSize": 400}  # the largest page ELBv2 serves: one call for a listener's (default 100) rules
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,9 @@ class DomainLookup:
     def load_balancers(self, region: str) -> dict[str, LoadBalancer]:
         def load() -> dict[str, LoadBalancer]:
             out = {}
-            for page in self.clients.elbv2(region).get_paginator("describe_load_balancers").paginate():
+            pages = self.clients.elbv2(region).get_paginator("describe_load_balancers").paginate(
+                PaginationConfig=PAGE_400)
+            for page in pages:
                 for lb in page["LoadBalancers"]:
                     item = LoadBalancer(arn=lb["LoadBalancerArn"], name=lb["LoadBalancerName"],
                                         dns_name=lb["DNSName"].lower(), type=lb.get("Type", "application"),
@@ -358,7 +361,7 @@ class _Lookup:
         elbv2 = self.p.clients.elbv2(region)
         listeners = self._try("elasticloadbalancing:DescribeListeners", f"listeners of {lb.name}",
                               lambda: [li for page in elbv2.get_paginator("describe_listeners").paginate(
-                                  LoadBalancerArn=lb.arn) for li in page["Listeners"]])
+                                  LoadBalancerArn=lb.arn, PaginationConfig=PAGE_400) for li in page["Listeners"]])
         if listeners is None:
             return node
         pending: dict[str, _PendingTargetGroup] = {}
@@ -377,7 +380,7 @@ class _Lookup:
         elbv2 = self.p.clients.elbv2(lb.region)
         rules = self._try("elasticloadbalancing:DescribeRules", f"rules of {lb.name}:{listener['Port']}",
                           lambda: [r for page in elbv2.get_paginator("describe_rules").paginate(
-                              ListenerArn=listener["ListenerArn"]) for r in page["Rules"]])
+                              ListenerArn=listener["ListenerArn"], PaginationConfig=PAGE_400) for r in page["Rules"]])
         if rules is None:
             return node
         default = next((r for r in rules if r.get("IsDefault")), None)
