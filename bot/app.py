@@ -4,16 +4,17 @@ No logic lives here. The WebClient talks to `settings.slack_api_url` and retries
 Retry-After), connection errors and 5xx. Listeners run after their ack (`process_before_response`
 stays False: this is a long-running server in both Socket Mode and HTTP mode, not a FaaS), so every
 ack is immediate and no work runs inside it. Listener groups are registered in a fixed order, each
-with `register(app, ...)`; nothing registers itself at import time. One error handler serves them all.
+with `register(app, ...)`; nothing registers itself at import time. The AWS group goes first: its
+`/launchpad lookup|password` listeners must match before the general `/launchpad` one. One error
+handler serves them all.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 import uuid
 from collections.abc import Callable
+from typing import Any, cast
 
 from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
@@ -25,7 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.services import Services
-from bot.slack import actions, commands, home, views
+from bot.slack import actions, aws_listeners, commands, home, views
 from bot.slack.actors import ActorDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reporting import report_error
@@ -34,7 +35,6 @@ from bot.slack.surface import SlackSurface
 log = logging.getLogger(__name__)
 
 LISTENER_GROUPS = [commands, actions, views, home]
-AWS_LISTENERS = "bot.slack.aws_listeners"
 
 
 def build_client(settings: Settings) -> WebClient:
@@ -53,7 +53,6 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
     app = App(
         client=client,
-        token=client.token,
         signing_secret=signing_secret,  # "" only in Socket Mode, where Slack's requests are not signed
         process_before_response=False,
         token_verification_enabled=False,
@@ -66,8 +65,9 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
                            blueprints=services.render_context.blueprints)
     app.middleware(assign_request_id)
     app.error(report_error)
-    if importlib.util.find_spec(AWS_LISTENERS) is not None:  # first: it answers `/launchpad lookup`
-        importlib.import_module(AWS_LISTENERS).register(app, services)
+    # first: it answers `lookup` and `password`. The cast: its HasServices protocol declares `workflow` as a
+    # plain (hence invariant) attribute, which mypy will not match with Services.workflow's subtype.
+    aws_listeners.register(app, cast(Any, services), actors=surface.actors)
     for group in LISTENER_GROUPS:
         group.register(app, surface)
     return app

@@ -2,8 +2,8 @@
 
 The listener acks first (Slack's 3 s budget), then runs one handler from `SUBCOMMANDS`. Workflow
 errors (NotFound, NotAllowed, Locked) are not caught here: the app's one error handler shows their
-message to the user. Unknown input gets the help text. `/launchpad lookup` is answered by the AWS
-listener group when it is installed (registered before this one); otherwise this says it is off.
+message to the user. Unknown input gets the help text. `/launchpad lookup` and `/launchpad password`
+are answered by the AWS listener group (`aws_listeners`), registered before this one.
 """
 
 from __future__ import annotations
@@ -180,11 +180,6 @@ def _extend(inv: Invocation) -> None:
     inv.reply(text_message(f":alarm_clock: Extending {escape(env)} of {escape(service)} (request #{request.id})."))
 
 
-def _lookup(inv: Invocation) -> None:
-    inv.reply(text_message("Domain lookup is not enabled in this deployment (the AWS listener group is not "
-                           "installed). Ask the SRE team, or use `launchpad lookup <domain>` where AWS is set up."))
-
-
 def _help(inv: Invocation) -> None:
     inv.reply(help_message())
 
@@ -196,7 +191,6 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "retry": _retry,
     "delete": _delete,
     "extend": _extend,
-    "lookup": _lookup,
     "help": _help,
 }
 

@@ -226,6 +226,7 @@ HELP_LINES = [
     ("delete <service> [env ...]", "decommission a service or some of its environments (owner or SRE)"),
     ("extend <service> <tmp-env> <hours|Nh|Nd>", "keep a temporary environment longer"),
     ("lookup <domain>", "what is behind a domain, and which team owns it"),
+    ("password [user]", "reset your AWS console password (SRE: someone else's); shown once, only to you"),
     ("help", "this message"),
 ]
 

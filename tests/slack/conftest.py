@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from bot.services import Services, build_services
 from bot.slack.notifier import SlackNotifier
 from bot.slack.web import HttpServer, LaunchPadWsgi
 from bot.workflow.api import State
+from bot.workflow.clock import ManualClock
 from provisioners.platform import PlatformConfig, Team
 from tests.slack import payloads
 from tests.support.slack_server import Call, SlackServer
@@ -66,7 +67,7 @@ class Launchpad:
     app: App
     notifier: SlackNotifier
     server: HttpServer
-    opened_views: list[dict[str, Any]] = field(default_factory=list)
+    clock: ManualClock | None = None
 
     @property
     def events_url(self) -> str:
@@ -108,6 +109,8 @@ class Launchpad:
         """Run worker passes until one does nothing (or `rounds`); `between` acts like the outside world."""
         total = 0
         for _ in range(rounds):
+            if self.clock is not None:
+                self.clock.advance(hours=1)  # past any wait-for-merge poll or retry backoff
             ran = self.services.workflow.run_pending("test-worker")
             total += ran
             if between is not None:
@@ -153,6 +156,19 @@ def slack() -> Iterator[SlackServer]:
 def launchpad(tmp_path: Path, slack: SlackServer) -> Iterator[Launchpad]:
     settings = slack_settings(tmp_path, slack)
     lp = start_launchpad(slack, settings, build_services(settings))
+    try:
+        yield lp
+    finally:
+        stop_launchpad(lp)
+
+
+@pytest.fixture
+def flowing(tmp_path: Path, slack: SlackServer) -> Iterator[Launchpad]:
+    """Requests run to the end: the local forge merges its own PRs, and time is moved, not waited for."""
+    settings = slack_settings(tmp_path, slack, auto_merge_local=True)
+    clock = ManualClock()
+    lp = start_launchpad(slack, settings, build_services(settings, clock=clock))
+    lp.clock = clock
     try:
         yield lp
     finally:

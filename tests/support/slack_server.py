@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -30,6 +30,7 @@ class Call:
     method: str  # Web API method ("chat.postMessage") or the raw path for response_url posts
     body: dict[str, Any]
     headers: dict[str, str]
+    response: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -118,6 +119,13 @@ class SlackServer:
             raise AssertionError(f"expected {count} call(s) to {method}, got {len(found)}; calls seen: {seen}")
         return found
 
+    def wait_until(self, predicate: Callable[[list[Call]], bool], timeout: float = 10.0) -> list[Call]:
+        """Block until `predicate(all calls so far)` holds; returns the calls then."""
+        with self._cond:
+            if not self._cond.wait_for(lambda: predicate(self.calls), timeout=timeout):
+                raise AssertionError(f"condition not met; calls seen: {[c.method for c in self.calls]}")
+            return list(self.calls)
+
     def reset(self) -> None:
         with self._cond:
             self.calls.clear()
@@ -152,7 +160,7 @@ class SlackServer:
             handler.wfile.write(payload)
             return
         answer = self._answer(method, body)
-        self._record(Call(parsed.path, method, body, dict(handler.headers.items())))
+        self._record(Call(parsed.path, method, body, dict(handler.headers.items()), answer))
         payload = json.dumps(answer).encode()
         handler.send_response(200)
         handler.send_header("Content-Type", "application/json")
