@@ -58,7 +58,7 @@ def test_prod_request_waits_for_sre_and_refuses_everyone_else(flowing: Launchpad
     lp.work()
     assert lp.request_state(request.id) == State.WAITING
     ts = root_ts(lp, request.id)
-    assert [c.body["channel"] for c in lp.slack.calls_to("chat.postMessage")][0] == REQUESTS
+    assert next(c.body["channel"] for c in lp.slack.calls_to("chat.postMessage")) == REQUESTS
     replies = lp.thread_posts(ts)
     assert any("Opened" in c.body["text"] or "PR" in c.body["text"] for c in replies)
     updates = [c for c in lp.slack.calls_to("chat.update") if c.body["ts"] == ts]
