@@ -46,10 +46,16 @@ def jobs(workflow: WorkflowService, worker_id: str, poll_seconds: float) -> list
     return listed
 
 
-def run_once(workflow: WorkflowService, worker_id: str) -> None:
-    """Every job once, in order (the `--once` worker, cron, tests)."""
-    for job in jobs(workflow, worker_id, 1.0):
-        _guarded(job)()
+def run_once(workflow: WorkflowService, worker_id: str) -> int:
+    """What the scheduled jobs would do, until nothing is runnable now (the `--once` worker, cron, tests):
+    expire and remind first (they may open requests), then run steps and poll merges until idle."""
+    workflow.expire_environments()
+    workflow.remind_approvers()
+    total = 0
+    while (ran := workflow.run_pending(worker_id)) > 0:
+        total += ran
+    workflow.deliver_notifications(worker_id)
+    return total
 
 
 def build_scheduler(workflow: WorkflowService, worker_id: str, poll_seconds: float) -> BackgroundScheduler:

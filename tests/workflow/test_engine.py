@@ -344,3 +344,20 @@ def test_notifications_come_from_the_worker_in_order(make: Any) -> None:
     later = recorder.kinds()[n:]
     assert later[-1] == "request_finished" and later.count("request_finished") == 1
     assert ("step_progress", "Approved by <@U0SRE>") in recorder.events[n:]
+
+
+def test_waiting_approvals_are_reminded_every_few_hours(make: Any) -> None:
+    clock, recorder = ManualClock(), Recorder()
+    services = make(clock=clock, notifier=recorder)
+    wf = services.workflow
+    wf.submit_create(spec("ranking-api", envs=["prod"]), ALICE)
+    drain(services)
+    assert recorder.kinds().count("approval_needed") == 1
+    clock.advance(hours=3)
+    assert wf.remind_approvers() == 0
+    clock.advance(hours=2)
+    assert wf.remind_approvers() == 1 and wf.remind_approvers() == 0
+    wf.deliver_notifications("w")
+    assert recorder.kinds().count("approval_needed") == 2
+    clock.advance(hours=4)
+    assert wf.remind_approvers() == 1
