@@ -175,11 +175,11 @@ class SlackServer:
 
     def _answer(self, method: str, body: dict[str, Any]) -> dict[str, Any]:
         if method in ("chat.postMessage", "chat.update"):
-            ts = body.get("ts") or f"1700000000.{next(self._ts):06d}"
+            ts = body.get("ts") or f"1710000000.{next(self._ts):06d}"
             return {"ok": True, "channel": body.get("channel", ""), "ts": ts,
                     "message": {"text": body.get("text", ""), "ts": ts}}
         if method == "chat.postEphemeral":
-            return {"ok": True, "message_ts": f"1700000000.{next(self._ts):06d}"}
+            return {"ok": True, "message_ts": f"1710000000.{next(self._ts):06d}"}
         if method in ("views.open", "views.update", "views.push", "views.publish"):
             view_id = body.get("view_id") or f"V{next(self._views):08d}"
             view = body.get("view") if isinstance(body.get("view"), dict) else {}
