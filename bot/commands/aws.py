@@ -13,9 +13,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
-from bot.aws.iam_password import ResetRequest
+from bot.aws.iam_password import AuditSink, LogAudit, ResetRequest
 from bot.aws.lookup_tree import render_text
-from bot.aws.operations import AwsOperations
+from bot.aws.operations import AwsOperations, StoreAudit
 from bot.aws.owners import CatalogOwners, NoOwners, OwnerDirectory
 from bot.config import Settings
 from provisioners.errors import LaunchPadError
@@ -46,6 +46,17 @@ def _owners(settings: Settings, skip: bool) -> OwnerDirectory:
         return NoOwners()
 
 
+def _audit(settings: Settings) -> AuditSink:
+    """The workflow's audit table (`launchpad audit aws-iam`); the audit log alone if the database is unusable."""
+    try:
+        from bot.services import build_services
+
+        return StoreAudit(build_services(settings).store)
+    except Exception as exc:
+        print(f"launchpad reset-password: audit goes to the log only (LaunchPad's database: {exc})", file=sys.stderr)
+        return LogAudit()
+
+
 def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
     ops = AwsOperations.from_settings(settings, owners=_owners(settings, args.no_owners))
     try:
@@ -65,7 +76,7 @@ def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
         print("launchpad reset-password: the CLI resets passwords for SRE only (use --as-sre, or be listed in "
               "sre_users); everyone else uses the 'Reset my AWS password' shortcut in Slack", file=sys.stderr)
         return 1
-    ops = AwsOperations.from_settings(settings)
+    ops = AwsOperations.from_settings(settings, audit=_audit(settings))
     try:
         reset = ops.passwords.reset(ResetRequest(actor=actor.id, actor_email=None, actor_is_sre=True,
                                                  target=args.user))

@@ -55,3 +55,8 @@ def test_reset_password_is_for_sre_and_prints_the_password_once(cli_env: Path, c
     assert len(password) >= 20 and out.count(password) == 1
     assert f"Slack is not configured: tell {user}@example.com yourself." in out
     assert clients.iam.get_login_profile(UserName=user)["LoginProfile"]["UserName"] == user
+    assert main(["audit", "aws-iam"]) == 0
+    audit = capsys.readouterr().out
+    assert f"aws.console_password_reset: console password reset for IAM user {user} ({user}'s) by cli:" in audit
+    assert password not in audit
+    assert password.encode() not in b"".join(p.read_bytes() for p in cli_env.rglob("*") if p.is_file())
