@@ -210,6 +210,12 @@ def test_lookup_command_answers_ephemerally(launchpad: Launchpad) -> None:
     assert "shop.apps.example.com" in text and "Owner: team payments" in text
     assert check_block_kit_limits({"blocks": answer["blocks"]}) == []
     assert answer["text"] == "shop.apps.example.com: team payments, service apps"
+    # the AWS listener answered; the general /launchpad handler did not answer as well, and still has the rest
+    lp.command("help", DEV, hook="help")
+    lp.wait_response("help")
+    assert len(lp.responses("lookup")) == 1
+    [help_reply] = lp.responses("help")
+    assert not help_reply.body["text"].startswith("Usage: `/launchpad lookup")
 
 
 def test_lookup_reply_for_other_handlers(launchpad: Launchpad) -> None:
