@@ -73,6 +73,19 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     return app
 
 
+def attach_notifier(settings: Settings, services: Services) -> SlackNotifier | None:
+    """Make Slack the workflow's notifier in a process without the Bolt app (`launchpad worker`).
+
+    Workers deliver the workflow's notifications; one that delivers them elsewhere while Slack is
+    configured would take them from the request threads. Call `close()` on exit to flush updates.
+    """
+    if not settings.slack_configured():
+        return None
+    notifier = SlackNotifier(build_client(settings), settings, set_thread=services.workflow.set_thread)
+    services.workflow.notifier = notifier
+    return notifier
+
+
 def assign_request_id(context: BoltContext, next: Callable[[], None]) -> None:
     """A short id per incoming Slack request, for logs and for the user to quote."""
     context["request_id"] = uuid.uuid4().hex[:12]

@@ -148,3 +148,18 @@ def test_settings_sre_users_are_sre_and_a_failing_group_fails_closed(tmp_path: P
     directory = ActorDirectory(build_client(settings), settings)
     assert directory.actor(OUTSIDER).is_sre
     assert not directory.actor(SRE).is_sre  # the group cannot be read: nobody is SRE through it
+
+
+def test_a_worker_process_notifies_slack_when_slack_is_configured(tmp_path: Path, slack: SlackServer) -> None:
+    from bot.app import attach_notifier
+    from bot.services import build_services
+
+    services = build_services(slack_settings(tmp_path, slack))
+    try:
+        notifier = attach_notifier(services.settings, services)
+        assert notifier is not None and services.workflow.notifier is notifier
+        unconfigured = build_services(slack_settings(tmp_path / "other", slack, slack_bot_token=None))
+        assert attach_notifier(unconfigured.settings, unconfigured) is None
+        unconfigured.close()
+    finally:
+        services.close()
