@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -76,6 +78,8 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     port = settings.http_port if args.port is None else args.port
     server = HttpServer(wsgi, host, port)
     jobs = None if args.no_worker else start_jobs(services)
+    socket_mode: Any = None
+    previous = _stop_on_sigterm()
     try:
         if args.http:
             print(f"launchpad: serving Slack events on {server.url}/slack/events", flush=True)
@@ -86,20 +90,41 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         server.start()
         print(f"launchpad: connecting to Slack with Socket Mode (probes on {server.url})", flush=True)
         assert settings.slack_app_token is not None
-        SocketModeHandler(app, settings.slack_app_token.get_secret_value()).start()
+        socket_mode = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+        socket_mode.start()
         return 0
     except SlackApiError as exc:
         error = exc.response.get("error")
         print(f"launchpad serve: Slack refused the connection ({error}); check LAUNCHPAD_SLACK_APP_TOKEN "
               "(an xapp- token with connections:write) and that Socket Mode is enabled for the app.", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stop):
+        print("launchpad: stopping", flush=True)
         return 0
     finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+        if socket_mode is not None:
+            socket_mode.close()
         if jobs is not None:
-            jobs.shutdown(wait=False)
+            jobs.shutdown(wait=False)  # a step cut short is resumed by the next worker when its lease expires
         notifier.close()
         server.stop()
+        services.close()
+
+
+class Stop(Exception):
+    """SIGTERM (a rolling deploy): leave the serve loop and clean up like Ctrl-C."""
+
+
+def _stop_on_sigterm() -> Any:
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def stop(signum: int, frame: Any) -> None:
+        raise Stop()
+
+    return signal.signal(signal.SIGTERM, stop)
 
 
 def database_problem(services: Any) -> str | None:

@@ -63,12 +63,12 @@ def test_socket_mode_is_the_default(capsys: pytest.CaptureFixture[str], tmp_path
     assert "invalid_auth" in err and "LAUNCHPAD_SLACK_APP_TOKEN" in err
 
 
-def test_http_mode_serves_signed_slack_requests_and_probes(tmp_path: Path) -> None:
+def test_http_mode_serves_signed_slack_requests_and_probes_with_the_workers(tmp_path: Path) -> None:
     with SlackServer() as slack:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LAUNCHPAD_")}
         env.update(LAUNCHPAD_SLACK_BOT_TOKEN=BOT_TOKEN, LAUNCHPAD_SLACK_SIGNING_SECRET=SECRET,
                    LAUNCHPAD_SLACK_API_URL=slack.api_url, LAUNCHPAD_DATA_DIR=str(tmp_path))
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--no-worker", "--host",
+        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--http", "--host",
                                  "127.0.0.1", "--port", "0"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)
         try:
@@ -85,9 +85,13 @@ def test_http_mode_serves_signed_slack_requests_and_probes(tmp_path: Path) -> No
             assert "/launchpad new" in json.dumps(slack.wait_for("/response/serve")[0].body)
             unsigned = payloads.post(events, body, ctype, {})
             assert unsigned.status == 401
+            proc.terminate()  # SIGTERM, as in a rolling deploy: a clean stop
+            assert proc.wait(timeout=10) == 0
+            assert "Traceback" not in proc.stderr.read() if proc.stderr else True
         finally:
-            proc.terminate()
-            proc.wait(timeout=10)
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
             if proc.stdout:
                 proc.stdout.close()
             if proc.stderr:
