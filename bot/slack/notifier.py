@@ -51,7 +51,7 @@ class SlackNotifier:
         self._threads: dict[int, tuple[str, str]] = {}
         self._pending: dict[int, RequestInfo] = {}
         self._sent: dict[int, Any] = {}
-        self._approvals: dict[tuple[int, int], tuple[str, str]] = {}
+        self._approvals: dict[tuple[int, int], list[tuple[str, str]]] = {}  # prompts (and reminders) per step
         self._dms: dict[str, str] = {}
         self._timer: threading.Timer | None = None
 
@@ -81,11 +81,16 @@ class SlackNotifier:
         ts = self._post(thread[0], approval_message(approval), thread_ts=thread[1], request_id=approval.request.id)
         if ts:
             with self._lock:
-                self._approvals[(approval.request.id, approval.step.id)] = (thread[0], ts)
+                self._approvals.setdefault((approval.request.id, approval.step.id), []).append((thread[0], ts))
 
     def request_finished(self, request: RequestInfo) -> None:
         self.request_changed(request)
         self.flush(request.id)
+        with self._lock:  # a long-running process keeps state only for requests still moving
+            self._sent.pop(request.id, None)
+            self._threads.pop(request.id, None)
+            for key in [k for k in self._approvals if k[0] == request.id]:
+                del self._approvals[key]
         if is_slack_user(request.requester):
             channel = self._dm(request.requester)
             if channel:
@@ -145,15 +150,14 @@ class SlackNotifier:
             if step.kind != "approval" or not step.decided_by:
                 continue
             with self._lock:
-                where = self._approvals.pop((request.id, step.id), None)
-            if where is None:
-                continue
+                prompts = self._approvals.pop((request.id, step.id), [])
             message = decided_approval_message(request, step)
-            try:
-                self._client.chat_update(channel=where[0], ts=where[1], text=message["text"], blocks=message["blocks"])
-            except SlackApiError as exc:
-                log.warning("chat.update of approval %s/%s failed: %s", request.id, step.id,
-                            exc.response.get("error"), extra={"request_id": request.id})
+            for channel, ts in prompts:
+                try:
+                    self._client.chat_update(channel=channel, ts=ts, text=message["text"], blocks=message["blocks"])
+                except SlackApiError as exc:
+                    log.warning("chat.update of approval %s/%s failed: %s", request.id, step.id,
+                                exc.response.get("error"), extra={"request_id": request.id})
 
     # --- plumbing ---------------------------------------------------------------------------------
     def _thread(self, request: RequestInfo, *, create: bool) -> tuple[str, str] | None:

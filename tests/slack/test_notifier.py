@@ -69,13 +69,15 @@ def test_a_decided_approval_prompt_is_replaced_when_the_request_changes(slack: S
                                                                         settings: Settings) -> None:
     notifier = SlackNotifier(build_client(settings), settings, coalesce_seconds=0)
     notifier.approval_needed(approval())
-    prompt = slack.calls_to("chat.postMessage")[0]
-    assert prompt.body["thread_ts"] == running_request().slack_ts
+    notifier.approval_needed(approval())  # the workflow's reminder posts the buttons again
+    prompts = slack.calls_to("chat.postMessage")
+    assert [p.body["thread_ts"] for p in prompts] == [running_request().slack_ts] * 2
     notifier.request_changed(decided_request(approved=True))
-    replaced = [c for c in slack.calls_to("chat.update") if c.body["ts"] == prompt.response["ts"]]
-    assert len(replaced) == 1 and "Approved by <@U0SRE00001>" in str(replaced[0].body["blocks"])
+    for prompt in prompts:
+        replaced = [c for c in slack.calls_to("chat.update") if c.body["ts"] == prompt.response["ts"]]
+        assert len(replaced) == 1 and "Approved by <@U0SRE00001>" in str(replaced[0].body["blocks"])
     notifier.request_changed(decided_request(approved=True).model_copy(update={"description": "x"}))
-    assert len([c for c in slack.calls_to("chat.update") if c.body["ts"] == prompt.response["ts"]]) == 1
+    assert slack.count("chat.update") == 4, "two prompts replaced once each, the root message twice"
 
 
 def test_finished_requests_dm_the_requester_and_ttl_reminders_dm_the_owner(slack: SlackServer,
