@@ -18,6 +18,7 @@ from slack_bolt import App
 from bot.app import build_app, build_client
 from bot.config import Settings
 from bot.services import Services, build_services
+from bot.slack.blocks import check_block_kit_limits
 from bot.slack.notifier import SlackNotifier
 from bot.slack.web import HttpServer, LaunchPadWsgi
 from bot.workflow.api import State
@@ -143,6 +144,19 @@ def stop_launchpad(lp: Launchpad) -> None:
     lp.app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
     lp.notifier.close()
     lp.services.close()
+    assert sent_views_problems(lp.slack) == []
+
+
+def sent_views_problems(slack: SlackServer) -> list[str]:
+    """Every view and message the app actually sent to Slack, checked against Block Kit limits."""
+    problems = []
+    for call in slack.calls:
+        if isinstance(call.body.get("view"), dict):
+            problems += [f"{call.method}: {p}" for p in check_block_kit_limits(call.body["view"])]
+        elif isinstance(call.body.get("blocks"), list):
+            message = {"blocks": call.body["blocks"], "text": call.body.get("text", "")}
+            problems += [f"{call.method}: {p}" for p in check_block_kit_limits(message)]
+    return problems
 
 
 @pytest.fixture
