@@ -59,6 +59,9 @@ def run_once(workflow: WorkflowService, worker_id: str) -> int:
 
 
 def build_scheduler(workflow: WorkflowService, worker_id: str, poll_seconds: float) -> BackgroundScheduler:
+    quiet = logging.getLogger("apscheduler")
+    if not quiet.isEnabledFor(logging.DEBUG):
+        quiet.setLevel(logging.WARNING)  # it logs every run of every job at INFO
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={"coalesce": True, "max_instances": 1,
                                                                    "misfire_grace_time": 30})
     for job in jobs(workflow, worker_id, poll_seconds):

@@ -21,9 +21,11 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.config import Settings
 from bot.jobs import build_scheduler, run_once
+from bot.logs import scrub
 from bot.services import Services, build_services
 from bot.store.database import SchemaOutdated, Store
 from bot.workflow.api import (
@@ -143,8 +145,10 @@ def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
         reqs = wf.list_requests(requester=requester, service=args.service, open_only=args.open, limit=args.limit)
         print(f"Requests ({len(reqs)}):", file=out)
         for r in reqs:
-            step = r.current_step()
-            where = f" at step {step.position + 1}: {step.title}" if step and r.state != State.SUCCEEDED else ""
+            step = r.failed_step() if r.state == State.FAILED else r.current_step()
+            where = f" at step {step.position + 1}: {step.title}" if step and not r.state.finished else ""
+            if r.state == State.FAILED and step is not None:
+                where = f" at step {step.position + 1}: {_one_line(step.error or step.title)}"
             print(f"  #{r.id:<5} {r.state.value:<9} {r.kind.value:<7} {r.service} ({', '.join(r.environments)}) "
                   f"by {r.requester}{where}", file=out)
     return 0
@@ -350,6 +354,10 @@ def _handler(fn: Handler) -> Callable[[argparse.Namespace, Settings], int]:
             print(f"launchpad {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         except RuntimeError as exc:
             print(f"launchpad {args.command}: {_one_line(str(exc))}", file=sys.stderr)
+        except SQLAlchemyError as exc:
+            detail = scrub(_one_line(str(getattr(exc, "orig", None) or exc)))
+            print(f"launchpad {args.command}: database error ({detail}); check LAUNCHPAD_DATABASE_URL and that "
+                  "the database is reachable", file=sys.stderr)
         return 1
 
     return run

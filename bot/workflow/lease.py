@@ -1,11 +1,12 @@
 """Claiming runnable steps with a lease: the one place that decides which worker runs what.
 
 A step is runnable when it is its request's current step, the request is active, it is not an
-approval, its `run_after` has come, and nobody holds an unexpired lease on it. A worker takes it
-with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL; on SQLite every transaction already holds the
-write lock) followed by a conditional UPDATE whose row count proves the claim, and gets a fresh
-lease token. Finishing a step is only accepted with that token, so a worker whose lease expired
-(and whose step another worker reclaimed) cannot overwrite the newer result.
+approval, its `run_after` has come, and nobody holds an unexpired lease on it. A worker locks the
+step's request with `SELECT ... FOR UPDATE SKIP LOCKED` (PostgreSQL; on SQLite every transaction
+already holds the write lock), then takes the step with a conditional UPDATE whose row count proves
+the claim, and gets a fresh lease token. Finishing a step is only accepted with that token, so a
+worker whose lease expired (and whose step another worker reclaimed) cannot overwrite the newer
+result. Rows are always locked request first, then step, in every transition (no lock-order cycles).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
@@ -41,34 +43,52 @@ class Claim:
 
 def claim_next(s: Session, worker: str, now: datetime, lease: timedelta,
                kinds: Collection[str] | None = None) -> Claim | None:
+    """Claim one runnable step, or return None. Rows are locked request first, then step (the order
+    every other transition uses), and a request another worker is updating is skipped, not waited on."""
     query = (
-        select(m.Step.id)
+        select(m.Step.id, m.Step.request_id)
         .join(m.Request, m.Request.id == m.Step.request_id)
-        .where(
-            m.Request.state.in_(ACTIVE_REQUEST_STATES),
-            m.Step.position == m.Request.cursor,
-            m.Step.kind != StepKind.APPROVAL,
-            m.Step.state.in_(CLAIMABLE_STEP_STATES),
-            or_(m.Step.run_after.is_(None), m.Step.run_after <= now),
-            or_(m.Step.lease_expires_at.is_(None), m.Step.lease_expires_at <= now),
-        )
+        .where(*_runnable(now))
         .order_by(m.Step.run_after, m.Step.id)
-        .limit(1)
-        .with_for_update(of=m.Step, skip_locked=True)
+        .limit(10)
     )
     if kinds is not None:
         query = query.where(m.Step.kind.in_(list(kinds)))
-    step_id = s.scalar(query)
-    if step_id is None:
+    for step_id, request_id in s.execute(query).all():
+        locked = s.scalar(select(m.Request.id).where(m.Request.id == request_id)
+                          .with_for_update(skip_locked=True))
+        if locked is None:
+            continue  # another worker is recording something on this request right now
+        claim = _take(s, step_id, worker, now, lease)
+        if claim is not None:
+            return claim
+    return None
+
+
+def _runnable(now: datetime) -> tuple[Any, ...]:
+    return (
+        m.Request.state.in_(ACTIVE_REQUEST_STATES),
+        m.Step.position == m.Request.cursor,
+        m.Step.kind != StepKind.APPROVAL,
+        m.Step.state.in_(CLAIMABLE_STEP_STATES),
+        or_(m.Step.run_after.is_(None), m.Step.run_after <= now),
+        or_(m.Step.lease_expires_at.is_(None), m.Step.lease_expires_at <= now),
+    )
+
+
+def _take(s: Session, step_id: int, worker: str, now: datetime, lease: timedelta) -> Claim | None:
+    """The conditional UPDATE whose row count proves the claim (re-checked under the request lock)."""
+    step = s.get(m.Step, step_id, populate_existing=True)
+    req = s.get(m.Request, step.request_id, populate_existing=True) if step is not None else None
+    if step is None or req is None or step.position != req.cursor or req.state not in ACTIVE_REQUEST_STATES:
         return None
-    step = s.get(m.Step, step_id)
-    assert step is not None
     previous_owner = step.lease_owner if step.state == State.RUNNING else None
     token = uuid.uuid4().hex
     expires = now + lease
     result = s.execute(
         update(m.Step)
         .where(m.Step.id == step_id, m.Step.state.in_(CLAIMABLE_STEP_STATES),
+               or_(m.Step.run_after.is_(None), m.Step.run_after <= now),
                or_(m.Step.lease_expires_at.is_(None), m.Step.lease_expires_at <= now))
         .values(state=State.RUNNING, lease_owner=worker, lease_token=token, lease_expires_at=expires,
                 attempts=m.Step.attempts + 1, updated_at=now)
@@ -79,8 +99,6 @@ def claim_next(s: Session, worker: str, now: datetime, lease: timedelta,
     s.refresh(step)
     if step.started_at is None:
         step.started_at = now
-    req = s.get(m.Request, step.request_id)
-    assert req is not None
     if previous_owner is not None:
         records.audit(s, now, f"worker:{worker}", req.service, "step.reclaimed", request_id=req.id, step_id=step.id,
                       from_state=State.RUNNING, to_state=State.RUNNING,
