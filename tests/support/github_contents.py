@@ -1,11 +1,14 @@
-"""The local GitHub server plus the Contents API's writes (create, update, delete one file per commit).
+"""The local GitHub server plus the Contents API's writes (create, update, delete one file per commit)
+and GitHub's refusal to open a pull request whose head the base already contains.
 
 `GitHubServer` speaks what LaunchPad's forge uses; a naive script (the delivery benchmark's baseline,
 `bench/baseline.py`) writes one file per call with `PUT /repos/{owner}/{repo}/contents/{path}` the way
 PyGithub's `create_file`/`update_file`/`delete_file` do. This subclass adds those endpoints, answering
 as GitHub does: each write is one commit on the branch (default: the repository's default branch);
 updating or deleting needs the current blob `sha` (422 when missing, 409 when stale); creating a path
-that exists without its sha is a 422. It records, times and faults calls exactly like its parent.
+that exists without its sha is a 422. Opening a pull request whose head is already in the base (e.g. a
+request that arrives late, after the first PR from that branch was merged) is refused with 422 "No
+commits between", as GitHub does. It records, times and faults calls exactly like its parent.
 Test and benchmark support only; it does not change `tests/support/github_server.py`.
 """
 
@@ -39,6 +42,14 @@ class ContentsGitHubServer(GitHubServer):
         if sub == "/pulls" and method == "POST" and status == 201:
             self.pulls_opened_at.append(time.perf_counter())
         return status, payload
+
+    def _create_pull(self, repo: Repo, body: dict[str, Any]) -> tuple[int, Any]:
+        head, base = str(body.get("head", "")).split(":", 1)[-1], str(body.get("base", ""))
+        head_sha, base_sha = repo.refs.get(f"refs/heads/{head}"), repo.refs.get(f"refs/heads/{base}")
+        if head_sha and base_sha and head_sha in self.objects.ancestors(base_sha):
+            raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
+                                                      "message": f"No commits between {base} and {head}"}])
+        return super()._create_pull(repo, body)
 
     def _write_contents(self, repo: Repo, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         branch = body.get("branch") or repo.default_branch
