@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -28,8 +27,16 @@ Listener = Callable[..., None]
 
 
 def report_error(error: Exception, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
-    """A LaunchPad error's message is for the user (it says what to do); anything else is ours to fix."""
-    ref = context.get("request_id") or uuid.uuid4().hex[:12]
+    """A LaunchPad error's message is for the user (it says what to do); anything else is ours to fix.
+
+    Only requests that passed Bolt's verification get an answer: `request_id` is set by an app
+    middleware that runs after it. An error before that (a forged request) is logged and nobody is
+    told, so a forged body can never make us post to a `response_url` it chose.
+    """
+    ref = context.get("request_id")
+    if ref is None:
+        log.warning("error before the request was verified: %s", type(error).__name__)
+        return
     if isinstance(error, LaunchPadError):
         log.info("refused (%s): %s", ref, error)
         text = f":warning: {error}"

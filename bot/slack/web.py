@@ -1,7 +1,8 @@
 """The HTTP side of `launchpad serve`: `/slack/events` (Bolt), `/healthz`, `/readyz` and extra routes.
 
 A small WSGI application served by a threading wsgiref server: Slack's requests go to Bolt's WSGI
-adapter (signature verification included: a bad, missing or stale signature gets 401), `/healthz`
+adapter (signature verification included: a bad, missing or stale signature, a malformed timestamp or
+a body Bolt cannot parse gets 401, before any listener or error handler sees it), `/healthz`
 answers while the process is up, `/readyz` asks a readiness check (the database), and callers may add
 routes such as `/metrics`. In Socket Mode the same server runs without `/slack/events`, for probes.
 """
@@ -27,7 +28,7 @@ EVENTS_PATH = "/slack/events"
 Route = Callable[[], tuple[int, str, bytes]]  # -> (status, content type, body)
 Readiness = Callable[[], str | None]  # -> None when ready, else what is wrong
 
-STATUS_TEXT = {200: "200 OK", 404: "404 Not Found", 405: "405 Method Not Allowed", 503: "503 Service Unavailable"}
+STATUS_TEXT = {200: "200 OK", 401: "401 Unauthorized", 404: "404 Not Found", 405: "405 Method Not Allowed", 503: "503 Service Unavailable"}
 
 
 class LaunchPadWsgi:
@@ -43,7 +44,7 @@ class LaunchPadWsgi:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == EVENTS_PATH and self._slack is not None:
-            return self._slack(environ, start_response)
+            return self._slack_events(environ, start_response)
         if path == "/healthz":
             return _answer(start_response, 200, "text/plain", b"ok\n")
         if path == "/readyz":
@@ -56,6 +57,19 @@ class LaunchPadWsgi:
             status, content_type, body = route()
             return _answer(start_response, status, content_type, body)
         return _answer(start_response, 404, "text/plain", b"not found\n")
+
+    def _slack_events(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        """Bolt, behind two checks Bolt does too late: it int()s the timestamp and parses the body before
+        it verifies the signature, so either can raise (a 500) on a request nobody signed."""
+        timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP")
+        if timestamp is not None and not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return _answer(start_response, 401, "text/plain", b"invalid request timestamp\n")
+        assert self._slack is not None
+        try:
+            return self._slack(environ, start_response)
+        except Exception as exc:  # raised before Bolt answered: the body is not something Slack sends
+            log.info("rejected an unparsable Slack request (%s)", type(exc).__name__)
+            return _answer(start_response, 401, "text/plain", b"invalid request\n")
 
     def _readiness(self) -> str | None:
         if self._ready is None:

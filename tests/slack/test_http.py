@@ -156,3 +156,19 @@ def test_workflow_refusals_reach_the_user_ephemerally(launchpad: Launchpad) -> N
     # a refusal raised microseconds after the ack must not undo the ack (see bot/slack/reporting.py)
     assert launchpad.command("extend ranking-web tmp-x soon", hook="extend").status == 200
     assert "not a duration" in launchpad.wait_response("extend").body["text"]
+
+
+@pytest.mark.parametrize("timestamp", ["abc", "1e3", "0x10", "1.5", " 17", "9" * 40])
+def test_a_malformed_timestamp_gets_401_and_posts_nowhere(launchpad: Launchpad, timestamp: str) -> None:
+    body, ctype = payloads.slash_command("new", user=DEV, response_url=launchpad.slack.response_url("attacker"))
+    headers = {"X-Slack-Request-Timestamp": timestamp, "X-Slack-Signature": "v0=" + "0" * 64}
+    reply = payloads.post(launchpad.events_url, body, ctype, headers)
+    assert reply.status == 401
+    assert launchpad.slack.calls == []
+
+
+def test_an_unparsable_body_gets_401_not_500(launchpad: Launchpad) -> None:
+    body = "payload=%7Bnot-json"
+    reply = launchpad.send(body, "application/x-www-form-urlencoded")
+    assert reply.status == 401
+    assert launchpad.slack.calls == []
