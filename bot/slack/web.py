@@ -28,7 +28,8 @@ EVENTS_PATH = "/slack/events"
 Route = Callable[[], tuple[int, str, bytes]]  # -> (status, content type, body)
 Readiness = Callable[[], str | None]  # -> None when ready, else what is wrong
 
-STATUS_TEXT = {200: "200 OK", 401: "401 Unauthorized", 404: "404 Not Found", 405: "405 Method Not Allowed", 503: "503 Service Unavailable"}
+STATUS_TEXT = {200: "200 OK", 401: "401 Unauthorized", 404: "404 Not Found", 405: "405 Method Not Allowed",
+               503: "503 Service Unavailable"}
 
 
 class LaunchPadWsgi:
