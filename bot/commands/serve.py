@@ -1,9 +1,9 @@
 """`launchpad serve`: run the Slack app (Socket Mode by default, `--http` for the Events API) and the workers.
 
 Refuses to start without the Slack credentials the chosen mode needs and names the variables to set.
-HTTP mode serves `/slack/events`, `/healthz` and `/readyz` on `settings.http_host:http_port`; Socket
-Mode serves the probes there too (no public URL needed). Background jobs (claim steps, TTLs, reminders)
-run in the same process unless `--no-worker`.
+HTTP mode serves `/slack/events`, `/healthz`, `/readyz` and `/metrics` on `settings.http_host:http_port`;
+Socket Mode serves the probes and metrics there too (no public URL needed). Background jobs (claim
+steps, TTLs, reminders) run in the same process unless `--no-worker`.
 """
 
 from __future__ import annotations
@@ -65,15 +65,17 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     from bot.app import build_app, build_client
+    from bot.metrics import MeteredWsgi, instrument_services
     from bot.services import build_services
     from bot.slack.notifier import SlackNotifier
-    from bot.slack.web import HttpServer, LaunchPadWsgi
+    from bot.slack.web import HttpServer
 
     client = build_client(settings)
     notifier = SlackNotifier(client, settings)
     services = build_services(settings, notifier=notifier)
     app = build_app(settings, services, client=client, notifier=notifier)
-    wsgi = LaunchPadWsgi(app if args.http else None, ready=lambda: database_problem(services))
+    metrics = instrument_services(services)
+    wsgi = MeteredWsgi(app if args.http else None, metrics, ready=lambda: database_problem(services))
     host = args.host or settings.http_host
     port = settings.http_port if args.port is None else args.port
     server = HttpServer(wsgi, host, port)

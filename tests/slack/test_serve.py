@@ -79,6 +79,8 @@ def test_http_mode_serves_signed_slack_requests_and_probes_with_the_workers(tmp_
             base = events.removesuffix("/slack/events")
             with urllib.request.urlopen(base + "/readyz", timeout=10) as r:
                 assert r.status == 200
+            with urllib.request.urlopen(base + "/metrics", timeout=10) as r:
+                assert r.status == 200 and b"launchpad_" in r.read()
             body, ctype = payloads.slash_command("help", user=DEV, response_url=slack.response_url("serve"))
             reply = payloads.post(events, body, ctype, payloads.sign(SECRET, body))
             assert reply.status == 200
