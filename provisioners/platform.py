@@ -104,7 +104,6 @@ class Repository(BaseModel):
 
     name: str
     base_branch: str = "main"
-    root: str = Field(default="", description="subdirectory inside the repository where LaunchPad writes")
     url: str = Field(default="", description="clone URL Argo CD reads it from; default https://github.com/<name>.git")
 
     def clone_url(self) -> str:
@@ -116,8 +115,7 @@ def _default_repositories() -> dict[str, Repository]:
         "infra": Repository(name="platform/infra-live"),
         "values": Repository(name="platform/k8s-values"),
         "gitops": Repository(name="platform/gitops"),
-        "service": Repository(name="{team}/{service}",
-                              root=""),
+        "service": Repository(name="{team}/{service}"),
     }
 
 
