@@ -43,10 +43,21 @@ def web_spec(envs: list[str] | None = None, name: str = "ranking-web") -> dict[s
             "environments": [{"name": e} for e in (envs or ["devel", "alpha", "prod"])]}
 
 
-def router(server: GitHubServer, *, timeout: float = 2.0, policy: RetryPolicy = FAST) -> ForgeRouter:
-    return ForgeRouter({env: TokenCredential(token) for env, token in TOKENS.items()}, api_url=server.api_url,
+def router(server: GitHubServer | str, *, timeout: float = 2.0, policy: RetryPolicy = FAST) -> ForgeRouter:
+    """One forge per environment token, fast retries, no pacing; `server` or its API URL (worker processes)."""
+    api_url = server if isinstance(server, str) else server.api_url
+    return ForgeRouter({env: TokenCredential(token) for env, token in TOKENS.items()}, api_url=api_url,
                        policy=policy, writes_per_minute=60_000, writes_per_hour=600_000, timeout=timeout,
                        rng=random.Random(3))
+
+
+def github_settings(tmp_path: Path, api_url: str, database_url: str | None = None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {"data_dir": tmp_path, "database_url": database_url or f"sqlite:///{tmp_path / 'lp.db'}",
+                              "forge": "github", "github_api_url": api_url,
+                              "github_credentials": {env: {"token": token} for env, token in TOKENS.items()},
+                              "platform": PlatformConfig()}
+    values.update(overrides)
+    return Settings(**values)
 
 
 @dataclass
@@ -115,12 +126,7 @@ def build_world(tmp_path: Path, server: GitHubServer, *, database_url: str | Non
     for repo in REPOS:
         if repo not in server.repos:
             server.seed_repo(repo, {"README.md": "fault tests\n"})
-    values: dict[str, Any] = {"data_dir": tmp_path, "database_url": database_url or f"sqlite:///{tmp_path / 'lp.db'}",
-                              "forge": "github", "github_api_url": server.api_url,
-                              "github_credentials": {env: {"token": token} for env, token in TOKENS.items()},
-                              "platform": PlatformConfig()}
-    values.update(overrides)
-    settings = Settings(**values)
+    settings = github_settings(tmp_path, server.api_url, database_url, **overrides)
     clock = ManualClock()
     services = build_services(settings, notifier, forges=forges or router(server), clock=clock,
                               resolver=PlaceholderBindings(settings.platform), rng=random.Random(5))
