@@ -142,6 +142,7 @@ def service_config(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str,
     names = spec.names(env, platform)
     target = platform.target_for(env)
     binds_target_group = "target_group" in ctx.blueprint(spec).components
+    pins = spec.pins.for_environment(env)
     return {
         "service": spec.name,
         "environment": env,
@@ -151,6 +152,10 @@ def service_config(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str,
         "targetGroupName": names.target_group if binds_target_group else "",
         "securityGroupId": ctx.bindings.security_group_for(env, names.security_group),
         "roleArn": f"arn:aws:iam::{target.account_id}:role/{names.iam_role}",
+        # SRE pins (launchpad bulk); an empty image means "the chart's own default"
+        "chartRevision": pins.chart_revision or platform.chart_revision,
+        "nginxImage": pins.sidecars.get("nginx", ""),
+        "filebeatImage": pins.sidecars.get("filebeat", ""),
     }
 
 
@@ -216,7 +221,8 @@ def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
                     "sources": [
                         {
                             "repoURL": platform.chart_repo_url,
-                            "targetRevision": platform.chart_revision,
+                            # per service file: platform.chart_revision unless SRE pinned another
+                            "targetRevision": "{{ .chartRevision }}",
                             "path": platform.chart_path,
                             "helm": {
                                 "releaseName": "{{ .service }}",
@@ -230,6 +236,8 @@ def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
                                     "targetGroupName": "{{ .targetGroupName }}",
                                     "securityGroupId": "{{ .securityGroupId }}",
                                     "roleArn": "{{ .roleArn }}",
+                                    "sidecarImages": {"nginx": "{{ .nginxImage }}",
+                                                      "filebeat": "{{ .filebeatImage }}"},
                                 }},
                             },
                         },

@@ -8,7 +8,7 @@ the CLI, the Slack modal and the workflow use, and it turns every error into `fi
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -38,6 +38,12 @@ ELASTICACHE_MAX = 40
 RDS_MAX = 63
 DESCRIPTION_MAX = 500
 PORT_RESERVED = {8081: "the nginx sidecar", 9601: "the filebeat sidecar's monitoring endpoint"}
+MODULE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+MODULE_VERSION = re.compile(r"^v?[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
+GIT_REVISION = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
+SIDECAR_IMAGE = re.compile(r"^[a-z0-9]+([._:/-][a-z0-9]+)*:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # the chart's schema
+SIDECARS = ("nginx", "filebeat")
+SidecarName = Literal["nginx", "filebeat"]
 
 
 class FieldProblem(ValueError):
@@ -73,6 +79,84 @@ class Components(BaseModel):
 
     def enabled(self) -> list[str]:
         return [name for name in ("s3", "rds", "elasticache") if getattr(self, name) is not None]
+
+
+class PinSet(BaseModel):
+    """SRE-owned versions that differ from the platform defaults for one service (or one of its environments).
+
+    Set by `launchpad bulk` (or an SRE's spec), never by developers; every render applies them, so a bulk
+    change is not undone by the service's next request.
+    """
+
+    model_config = {"extra": "forbid"}
+
+    modules: dict[str, str] = Field(default_factory=dict,
+                                    description="Terraform module key (platform.modules) -> version or git ref")
+    chart_revision: str | None = Field(default=None, description="git revision of the service chart")
+    sidecars: dict[SidecarName, str] = Field(default_factory=dict,
+                                             description="nginx / filebeat -> image reference with a tag")
+
+    @field_validator("modules")
+    @classmethod
+    def _modules(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, version in v.items():
+            if not MODULE_KEY.match(key):
+                raise ValueError(f"module key {key!r} is not a platform.modules key like rds or security_group")
+            if not MODULE_VERSION.match(version):
+                raise ValueError(f"module version {version!r} for {key} is not a version or tag like 7.3.0 or v7.3.0")
+        return dict(sorted(v.items()))
+
+    @field_validator("chart_revision")
+    @classmethod
+    def _revision(cls, v: str | None) -> str | None:
+        if v is not None and not GIT_REVISION.match(v):
+            raise ValueError(f"chart revision {v!r} is not a git tag, branch or commit like v1.1.0")
+        return v
+
+    @field_validator("sidecars")
+    @classmethod
+    def _sidecars(cls, v: dict[str, str]) -> dict[str, str]:
+        for name, image in v.items():
+            if not SIDECAR_IMAGE.match(image):
+                raise ValueError(f"{name} image {image!r} must be registry/repository:tag, "
+                                 "e.g. docker.elastic.co/beats/filebeat:8.15.0")
+        return dict(sorted(v.items()))
+
+    def is_empty(self) -> bool:
+        return not self.modules and self.chart_revision is None and not self.sidecars
+
+    def over(self, base: PinSet) -> PinSet:
+        """These pins, falling back to `base` for whatever they leave unset."""
+        return PinSet(modules={**base.modules, **self.modules},
+                      chart_revision=self.chart_revision if self.chart_revision is not None else base.chart_revision,
+                      sidecars={**base.sidecars, **self.sidecars})
+
+
+class Pins(PinSet):
+    """Service-wide pins, plus per-environment pins that win over them in that environment."""
+
+    environments: dict[str, PinSet] = Field(default_factory=dict, description="environment name -> its own pins")
+
+    @field_validator("environments")
+    @classmethod
+    def _environments(cls, v: dict[str, PinSet]) -> dict[str, PinSet]:
+        return {env: pins for env, pins in sorted(v.items()) if not pins.is_empty()}
+
+    def is_empty(self) -> bool:
+        return super().is_empty() and not self.environments
+
+    def service_wide(self) -> PinSet:
+        return PinSet(modules=self.modules, chart_revision=self.chart_revision, sidecars=self.sidecars)
+
+    def for_environment(self, env: str) -> PinSet:
+        """What applies in `env`; the shared (all-environment) packages use `service_wide()`."""
+        own = self.environments.get(env)
+        return own.over(self.service_wide()) if own is not None else self.service_wide()
+
+    def only(self, environments: list[str]) -> Pins:
+        """These pins without the environments a service no longer has."""
+        return self.model_copy(update={"environments": {e: p for e, p in self.environments.items()
+                                                        if e in environments}})
 
 
 class EnvironmentSpec(BaseModel):
@@ -143,6 +227,7 @@ class ServiceSpec(BaseModel):
     iam_policy_arns: list[str] = Field(default_factory=list, description="extra managed policies for the role")
     ingress_cidrs: list[str] = Field(default_factory=list, description="extra CIDRs allowed to reach the pods")
     owner: str = Field(default="", description="who asked: Slack user id or email")
+    pins: Pins = Field(default_factory=Pins, description="SRE-owned version pins (launchpad bulk); not for developers")
 
     model_config = {"extra": "forbid"}
 
@@ -260,6 +345,11 @@ class ServiceSpec(BaseModel):
     def _cross_field(self, info: ValidationInfo) -> ServiceSpec:
         platform = _platform(info)
         blueprint = _registry(info).get(self.blueprint)
+        env_names = {e.name for e in self.environments}
+        for pinned in self.pins.environments:
+            if pinned not in env_names:
+                raise FieldProblem(f"pins.environments.{pinned}",
+                                   f"{pinned} has pins but the service has no environment {pinned}; remove them")
         for comp in self.components.enabled():
             if comp not in blueprint.components:
                 raise FieldProblem(f"components.{comp}",

@@ -205,6 +205,7 @@ def packages(spec: ServiceSpec, ctx: RenderContext, envs: list[str], *, shared: 
 def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     """Every package of the service in all its environments, plus root.hcl and the local module."""
     envs = [e.name for e in spec.environments]
+    _check_pins(spec, ctx.platform)
     pkgs = packages(spec, ctx, envs, shared=True)
     files = {ROOT_FILE: render_root(ctx)}
     for pkg in pkgs:
@@ -252,13 +253,34 @@ def _uses_local_target_group(platform: PlatformConfig) -> bool:
     return "target_group" not in platform.modules
 
 
-def _source(pkg: Package, platform: PlatformConfig) -> Any:
+def pinnable_modules(platform: PlatformConfig) -> list[str]:
+    """The module keys a service may pin to another version (`spec.pins.modules`, `launchpad bulk --module`)."""
+    keys = set(platform.modules) | set(FALLBACK_MODULES)
+    if _uses_local_target_group(platform):
+        keys.discard("target_group")  # the local module lives in the repository: it has no version
+    return sorted(keys & set(MODULE_KEYS.values()))
+
+
+def _check_pins(spec: ServiceSpec, platform: PlatformConfig) -> None:
+    known = pinnable_modules(platform)
+    pinned = set(spec.pins.modules).union(*(p.modules for p in spec.pins.environments.values()))
+    unknown = sorted(pinned - set(known))
+    if unknown:
+        raise PermanentError(f"{spec.name} pins module {', '.join(unknown)}, which the infra packages do not use; "
+                             f"pin one of: {', '.join(known)}")
+
+
+def _source(pkg: Package, spec: ServiceSpec, platform: PlatformConfig) -> Any:
     key = MODULE_KEYS[pkg.component]
     if key == "target_group" and _uses_local_target_group(platform):
         return hcl_expr(f'"${{get_repo_root()}}/{TARGET_GROUP_MODULE}"')
     module = platform.modules.get(key) or FALLBACK_MODULES.get(key)
     if module is None:
         raise PermanentError(f"platform.modules has no {key!r} entry; add one with a source and a version")
+    pins = spec.pins.service_wide() if pkg.env == SHARED_ENV else spec.pins.for_environment(pkg.env)
+    pinned = pins.modules.get(key)
+    if pinned:  # an SRE pin (launchpad bulk): same module, another version
+        module = ModuleSource(source=module.source, version=pinned)
     return module.terraform_source()
 
 
@@ -271,7 +293,7 @@ def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: R
     context: dict[str, Any] = {
         "header": [f"{spec.name} (team {spec.team}), {where}: {HEADLINES[pkg.component]}."],
         "source_notes": [],
-        "source": _source(pkg, platform),
+        "source": _source(pkg, spec, platform),
         "dependencies": [],
         "description": spec.description,
         "tags": _tags(spec, env),

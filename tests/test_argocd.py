@@ -92,6 +92,9 @@ def test_layout_one_project_one_set_per_team_and_one_file_per_service_environmen
         "targetGroupName": "prod-ranking-web-tg",
         "securityGroupId": ctx.bindings.security_group_for("prod", "prod-ranking-web-pods"),
         "roleArn": "arn:aws:iam::333333333333:role/prod-ranking-web-irsa",
+        "chartRevision": ctx.platform.chart_revision,  # no SRE pin: the platform's chart revision
+        "nginxImage": "",  # no SRE pin: the chart's own sidecar images
+        "filebeatImage": "",
     }
 
 
@@ -111,7 +114,7 @@ def test_applicationset_is_scoped_to_its_team_and_safe_to_delete(ctx: RenderCont
     assert "finalizers" not in appset["metadata"]
     chart, values = template["spec"]["sources"]
     assert (chart["repoURL"], chart["path"], chart["targetRevision"]) == (
-        ctx.platform.chart_repo_url, ctx.platform.chart_path, ctx.platform.chart_revision)
+        ctx.platform.chart_repo_url, ctx.platform.chart_path, "{{ .chartRevision }}")  # from each service's file
     assert chart["helm"]["valueFiles"] == ["$values/services/{{ .service }}/values.yaml",
                                            "$values/services/{{ .service }}/values-{{ .environment }}.yaml"]
     assert chart["helm"]["valuesObject"]["platform"]["team"] == "search"
@@ -136,7 +139,9 @@ def test_generated_applications_carry_the_bindings_and_land_in_the_teams_namespa
             "targetGroupName": names.target_group,
             "securityGroupId": ctx.bindings.security_group_for(env, names.security_group),
             "roleArn": f"arn:aws:iam::{ctx.platform.target_for(env).account_id}:role/{names.iam_role}",
+            "sidecarImages": {"nginx": "", "filebeat": ""},
         }
+        assert app["spec"]["sources"][0]["targetRevision"] == ctx.platform.chart_revision
         assert "CreateNamespace=false" in app["spec"]["syncPolicy"]["syncOptions"]
         assert "{{" not in yaml.safe_dump(app)
 

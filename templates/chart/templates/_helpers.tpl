@@ -26,6 +26,18 @@ launchpad.io/environment: {{ .Values.platform.environment }}
 {{- $image -}}
 {{- end -}}
 
+{{- /*
+A sidecar's image: the one SRE pinned for this service (platform.sidecarImages, from the gitops file,
+set by `launchpad bulk`), else the chart's own default in sidecars.<name>.image. Call with
+(list $ "nginx").
+*/}}
+{{- define "launchpad.sidecarImage" -}}
+{{- $root := index . 0 -}}
+{{- $name := index . 1 -}}
+{{- $pinned := dig "sidecarImages" $name "" $root.Values.platform -}}
+{{- $pinned | default (index $root.Values.sidecars $name).image -}}
+{{- end -}}
+
 {{- define "launchpad.containerSecurityContext" -}}
 allowPrivilegeEscalation: false
 readOnlyRootFilesystem: true
