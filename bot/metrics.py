@@ -206,10 +206,11 @@ class MeteredWsgi(LaunchPadWsgi):
     def __init__(self, app: Any, metrics: Metrics, **kwargs: Any) -> None:
         super().__init__(app, **kwargs)
         self.metrics = metrics
+        self._serves_events = app is not None
         self.add_route(METRICS_PATH, metrics.route)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "") != EVENTS_PATH:
+        if environ.get("PATH_INFO", "") != EVENTS_PATH or not self._serves_events:
             return super().__call__(environ, start_response)
         started = time.perf_counter()
         seen: dict[str, int] = {}
