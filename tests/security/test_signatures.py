@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from bot.slack import ids
 from tests.security.conftest import Guarded
 from tests.slack import payloads
