@@ -132,7 +132,7 @@ def launchpad(latency: float, *, paced: bool = True) -> Figures:
         if final.state != "succeeded":
             raise RuntimeError(f"the benchmark request ended {final.state}: {final.error}")
         calls = list(server.calls)
-        return Figures(seconds_to_prs=max(server.pulls_opened_at) - started, calls=len(calls),
+        return Figures(seconds_to_prs=round(max(server.pulls_opened_at) - started, 3), calls=len(calls),
                        writes=sum(c.is_write for c in calls), pulls=len(server.pulls_opened_at), files=files)
 
 
@@ -151,7 +151,7 @@ def naive(latency: float, *, throttled: bool = True) -> Figures:
             baseline.open_pull_request(gh, name, f"naive/{spec.name}-{cs.repo}", cs, title=cs.title or spec.name,
                                        body=cs.summary, base=base)
         calls = list(server.calls)
-        return Figures(seconds_to_prs=max(server.pulls_opened_at) - started, calls=len(calls),
+        return Figures(seconds_to_prs=round(max(server.pulls_opened_at) - started, 3), calls=len(calls),
                        writes=sum(c.is_write for c in calls), pulls=len(server.pulls_opened_at),
                        files=sum(len(cs.files) for cs in changesets))
 
