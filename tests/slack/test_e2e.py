@@ -82,6 +82,7 @@ def test_new_service_from_slack_to_merged_pull_requests(on_github: Launchpad, gi
     assert reply.status == 200 and reply.body == ""
     [request] = lp.requests()
     root = slack.wait_for("chat.postMessage")[0]
+    slack.wait_for("chat.postEphemeral")  # the listener's last call: the thread is recorded by then
     assert root.body["channel"] == REQUESTS
     ts = root.response["ts"]
     assert lp.services.workflow.get_request(request.id).slack_ts == ts
@@ -137,6 +138,7 @@ def test_a_failed_step_shows_its_error_and_retry_resumes_it(on_github: Launchpad
     lp, slack = on_github, on_github.slack
     view = lp.open_new_form(DEV)
     lp.submit(view, new_service_values(name="ranking-web", environments=["devel"]))
+    slack.wait_for("chat.postEphemeral")
     [request] = lp.requests()
     github.fail("POST", r"/repos/platform/k8s-values/pulls$", status=422, times=1)
 

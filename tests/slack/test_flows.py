@@ -19,6 +19,7 @@ from tests.support.slack_server import Call
 def submit(lp: Launchpad, *, user: str = DEV, name: str = "ranking-web",
            environments: list[str] | None = None, team: str = "search") -> RequestInfo:
     before = len(lp.requests())
+    confirmations = lp.slack.count("chat.postEphemeral")
     view = lp.open_new_form(user)
     reply = lp.submit(view, new_service_values(name=name, team=team, environments=environments or ["devel"]),
                       user=user)
@@ -26,7 +27,7 @@ def submit(lp: Launchpad, *, user: str = DEV, name: str = "ranking-web",
     requests = lp.requests()
     assert len(requests) == before + 1
     request = requests[0]
-    lp.slack.wait_for("chat.postMessage", 1)
+    lp.slack.wait_for("chat.postEphemeral", confirmations + 1)  # the listener's last call: thread recorded
     return request
 
 
