@@ -24,6 +24,7 @@ from provisioners.errors import LaunchPadError
 log = logging.getLogger(__name__)
 
 Listener = Callable[..., None]
+PROVIDED = ("ack", "body", "context", "client", "respond", "view", "event")
 
 
 def report_error(error: Exception, body: dict[str, Any], context: BoltContext, client: WebClient) -> None:
@@ -67,6 +68,9 @@ def tell_user(body: dict[str, Any], context: BoltContext, client: WebClient, tex
 def reported(fn: Listener) -> Listener:
     """Wrap a listener so errors after its ack go to `report_error` (see the module docstring)."""
     wanted = set(inspect.signature(fn).parameters)
+    unknown = wanted - set(PROVIDED)
+    if unknown:
+        raise TypeError(f"{fn.__name__} asks for {sorted(unknown)}; `reported` listeners may take {PROVIDED}")
 
     def listener(ack: Ack, body: dict[str, Any], context: BoltContext, client: WebClient, respond: Respond,
                  view: dict[str, Any] | None, event: dict[str, Any] | None) -> None:
