@@ -12,6 +12,9 @@ from typing import Protocol
 
 from pydantic import BaseModel, Field
 
+from provisioners.bulk import BulkChange as BulkChange  # bulk changes' vocabulary, re-exported for callers
+from provisioners.bulk import BulkPreview as BulkPreview
+from provisioners.bulk import Selector as Selector
 from provisioners.errors import PermanentError
 
 

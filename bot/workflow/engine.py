@@ -22,7 +22,7 @@ from sqlalchemy import or_, select, update
 from bot.logs import scrub
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import lease, records, transitions
+from bot.workflow import bulk, lease, records, transitions
 from bot.workflow.api import (
     ApprovalInfo,
     EnvironmentInfo,
@@ -101,11 +101,12 @@ class Engine:
                     m.Step.request_id == req.id, m.Step.kind == StepKind.OPEN_PR, m.Step.repo == step.repo,
                     m.Step.repo_index == step.repo_index))
                 opened = opener.pr_number if opener is not None else None
+            rows = bulk.step_rows(s, req) if req.kind == RequestKind.BULK and step.kind == StepKind.OPEN_PR else []
             job = StepJob(request_id=req.id, kind=RequestKind(req.kind), service=req.service,
                           environments=list(req.environments), requester=req.requester, spec=dict(req.spec or {}),
                           previous_spec=req.previous_spec, bindings=req.bindings, step_kind=StepKind(step.kind),
                           repo=step.repo, repo_index=step.repo_index, forge_key=step.forge_key, title=step.title,
-                          attempts=step.attempts, opened_pr=opened)
+                          attempts=step.attempts, opened_pr=opened, params=dict(req.params or {}), services=rows)
         return claim, job
 
     def run(self, claim: lease.Claim, job: StepJob) -> None:
@@ -266,14 +267,18 @@ class Engine:
                           if st.kind == StepKind.WAIT_MERGE and st.state == State.SUCCEEDED}
                 keys = [(st.repo, st.forge_key) for st in steps if st.kind == StepKind.OPEN_PR and st.forge_key
                         and st.repo and (st.repo, st.repo_index) not in merged]
-                work.append((req.id, req.service, dict(req.spec or {}), list(req.environments), keys))
+                work.append((req.id, req.kind, req.service, dict(req.spec or {}), dict(req.params or {}),
+                             list(req.environments), keys))
         closed = 0
-        for request_id, service, spec_data, envs, keys in work:
+        for request_id, kind, service, spec_data, request_params, envs, keys in work:
             ok = True
             for repo_key, key in keys:
                 try:
-                    spec = ServiceSpec.model_construct(**spec_data)
-                    name, _ = repository_for(self.actions.ctx.platform, str(repo_key), spec)
+                    if kind == RequestKind.BULK:
+                        name, _ = bulk.repository(request_params, str(repo_key))
+                    else:
+                        spec = ServiceSpec.model_construct(**spec_data)
+                        name, _ = repository_for(self.actions.ctx.platform, str(repo_key), spec)
                     self.actions.forges.forge_for(name, envs).close_change(name, str(key))
                     closed += 1
                 except TransientError:

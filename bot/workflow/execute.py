@@ -9,10 +9,11 @@ a crash finds its own branch and PR instead of opening another.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.workflow import bulk
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
 from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
@@ -62,6 +63,8 @@ class StepJob:
     title: str
     attempts: int
     opened_pr: int | None = None  # wait_merge: the PR number its open_pr step recorded (None: nothing opened)
+    params: dict[str, Any] = field(default_factory=dict)  # the request's params (bulk: selector, change, ...)
+    services: list[dict[str, Any]] = field(default_factory=list)  # bulk open_pr: the services' recorded rows
 
 
 @dataclass
@@ -88,11 +91,15 @@ class Actions:
     # --- actions --------------------------------------------------------------------------------
     def open_pr(self, job: StepJob) -> Outcome:
         assert job.repo is not None and job.forge_key is not None
-        spec = load_spec(job.spec, self.ctx)
-        cs = self.changeset(job, spec)
+        if job.kind == RequestKind.BULK:
+            cs = bulk.step_changeset(job.params, job.services, job.repo, self.ctx)
+            name, base = bulk.repository(job.params, job.repo)
+        else:
+            spec = load_spec(job.spec, self.ctx)
+            cs = self.changeset(job, spec)
+            name, base = repository_for(self.ctx.platform, job.repo, spec)
         if cs is None or cs.is_empty():
             return Done(detail=f"Nothing to change in {job.repo}")
-        name, base = repository_for(self.ctx.platform, job.repo, spec)
         forge = self.forges.forge_for(name, job.environments)
         title = cs.title or f"LaunchPad: {job.kind} {job.service} ({', '.join(job.environments)})"
         body = pull_request_body(cs) + (f"\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
@@ -109,8 +116,10 @@ class Actions:
         assert job.repo is not None and job.forge_key is not None
         if job.opened_pr is None:
             return Done(detail=f"Nothing to merge in {job.repo}")
-        spec = load_spec(job.spec, self.ctx)
-        name, _ = repository_for(self.ctx.platform, job.repo, spec)
+        if job.kind == RequestKind.BULK:
+            name, _ = bulk.repository(job.params, job.repo)
+        else:
+            name, _ = repository_for(self.ctx.platform, job.repo, load_spec(job.spec, self.ctx))
         forge = self.forges.forge_for(name, job.environments)
         change = forge.get_change(name, job.forge_key)
         pr = f"PR #{job.opened_pr} in {job.repo}"

@@ -46,7 +46,41 @@ def holder_of(s: Session, service: str, environments: list[str]) -> Locked | Non
     if row is None:
         return None
     lock, req = row
-    what = service if lock.environment == SERVICE_WIDE else f"{service}/{lock.environment}"
+    return _locked(lock, req)
+
+
+def holders(s: Session, services: list[str]) -> dict[str, Locked]:
+    """Service -> the Locked error naming who holds it, for every one of `services` that is busy (one query;
+    every request that renders a service holds its service-wide lock)."""
+    rows = s.execute(
+        select(m.Lock, m.Request).join(m.Request, m.Request.id == m.Lock.request_id)
+        .where(m.Lock.service.in_(services), m.Lock.environment == SERVICE_WIDE).order_by(m.Lock.service)
+    ).all()
+    return {lock.service: _locked(lock, req) for lock, req in rows}
+
+
+def acquire_many(s: Session, services: dict[str, list[str]], request_id: int, holder: str, at: datetime) -> None:
+    """Lock many services for one request (a bulk change), all or none; raises Locked naming a busy one."""
+    busy = holders(s, sorted(services))
+    if busy:
+        first = next(iter(busy.values()))
+        more = f" ({len(busy) - 1} more of the selected services are busy too)" if len(busy) > 1 else ""
+        raise Locked(f"{first}{more}", first.holder_request_id, first.holder)
+    try:
+        with s.begin_nested():
+            s.add_all([m.Lock(service=service, environment=env, request_id=request_id, holder=holder, acquired_at=at)
+                       for service, envs in sorted(services.items()) for env in [SERVICE_WIDE, *sorted(set(envs))]])
+            s.flush()
+    except IntegrityError:
+        busy = holders(s, sorted(services))
+        if busy:
+            raise next(iter(busy.values())) from None
+        raise Locked("one of the selected services was locked by another request just now; try again", 0,
+                     "") from None
+
+
+def _locked(lock: m.Lock, req: m.Request) -> Locked:
+    what = lock.service if lock.environment == SERVICE_WIDE else f"{lock.service}/{lock.environment}"
     hint = (f"retry it (`launchpad retry {req.id}`) or cancel it (`launchpad cancel {req.id}`)"
             if req.state == "failed" else f"wait for it to finish, or cancel it (`launchpad cancel {req.id}`)")
     return Locked(f"{what} is locked by request #{req.id} ({req.kind}, {req.state}) of {lock.holder}; {hint}",

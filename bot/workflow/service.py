@@ -19,11 +19,13 @@ from sqlalchemy.orm import Session
 
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import locks, records, transitions
+from bot.workflow import bulk, locks, records, transitions
 from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     AuditEvent,
+    BulkChange,
+    BulkPreview,
     Locked,
     NotAllowed,
     NotFound,
@@ -31,6 +33,7 @@ from bot.workflow.api import (
     NullNotifier,
     RequestInfo,
     RequestKind,
+    Selector,
     ServiceInfo,
     State,
 )
@@ -40,9 +43,10 @@ from bot.workflow.engine import Engine
 from bot.workflow.execute import layout_changesets
 from bot.workflow.policy import Policy, facts_for, gates, may_decide
 from bot.workflow.steps import StepKind, StepPlan, extend_layout, forge_key, layout
+from provisioners.bulk import BulkPlan
 from provisioners.errors import InvalidSpecError, LaunchPadError, PermanentError
 from provisioners.plan import RenderContext
-from provisioners.spec import ServiceSpec, parse_spec
+from provisioners.spec import Pins, ServiceSpec, parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +84,7 @@ class WorkflowService:
                     raise InvalidSpecError({"environments": (
                         f"{', '.join(removed)} exists and is missing from the spec; remove an environment with "
                         f"`launchpad delete {spec.name} --env {removed[0]}` (or the Slack delete command)")})
+            spec = self._pinned(spec, spec_data, previous, actor)
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
             spec = spec.model_copy(update={"owner": owner})
             envs = [e.name for e in spec.environments]
@@ -173,13 +178,68 @@ class WorkflowService:
             records.notify(s, now, "request_finished", request_id=req.id)
             return records.request_info(s, req)
 
+    def preview_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> BulkPreview:
+        """The dry run of `submit_bulk`: which services and files would change, the approvals it would wait
+        for, and which services another request holds right now. SRE only; writes nothing."""
+        self._authorize_bulk(actor, "preview a bulk change")
+        plan, _ = self._plan_bulk(selector, change)
+        with self.store.session() as s:
+            busy = locks.holders(s, [c.spec.name for c in plan.changes])
+        needed = gates(bulk.facts(plan), self.policy)
+        return plan.preview().model_copy(update={
+            "approvals": [f"{g.approvers}: {'; '.join(g.reasons)}" for g in needed],
+            "busy": {name: str(err) for name, err in busy.items()}})
+
+    def submit_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> RequestInfo:
+        """One request that pins `change` on every service `selector` matches whose files it changes: one
+        PR per repository, approval per policy, and on success the services' recorded specs carry the pin.
+        SRE only (NotAllowed); Locked names a selected service another request holds; PermanentError when
+        nothing would change. Planning renders outside the transaction; the transaction re-checks that no
+        selected service changed meanwhile."""
+        self._authorize_bulk(actor, "run a bulk change")
+        plan, planned_from = self._plan_bulk(selector, change)
+        if not plan.changes:
+            raise PermanentError(f"nothing to change: {len(plan.matched)} service(s) match {selector.describe()} "
+                                 f"and none of their files would change with {change.describe()}")
+        repositories = bulk.repositories(plan, self.ctx)
+        moved = {c.spec.name: c for c in plan.changes}
+        now = self.clock.now()
+        with self.store.session() as s:
+            rows = bulk.recorded(s, selector, names=sorted(moved))
+            current = {r["name"]: r["spec"] for r in bulk.snapshot(rows)}
+            changed = sorted(n for n in moved if current.get(n) != planned_from[n])
+            if changed:
+                raise PermanentError(f"{', '.join(changed[:5])} changed while the bulk change was planned; "
+                                     "run it again")
+            needed = gates(bulk.facts(plan), self.policy)
+            what = bulk.describe(selector, change)
+            teams = sorted({c.spec.team for c in plan.changes})
+            req = m.Request(kind=RequestKind.BULK, service=bulk.label(len(plan.changes)),
+                            team=selector.team or (teams[0] if len(teams) == 1 else "*"),
+                            blueprint=selector.blueprint, environments=plan.environments, requester=actor.id,
+                            state=State.PENDING, cursor=0, spec=None, previous_spec=None,
+                            params=bulk.params(plan, repositories), description=f"bulk: {what}",
+                            created_at=now, updated_at=now)
+            s.add(req)
+            s.flush()
+            locks.acquire_many(s, {n: [e.name for e in c.spec.environments] for n, c in moved.items()}, req.id,
+                               actor.id, now)
+            records.audit(s, now, actor.id, req.service, "request.submitted", request_id=req.id,
+                          to_state=State.PENDING, detail=f"bulk: {what}")
+            for name, c in moved.items():
+                files = sum(len(paths) for paths in c.files.values())
+                records.audit(s, now, actor.id, name, "bulk.submitted", request_id=req.id,
+                              detail=f"{what}: {files} file(s) in {', '.join(c.environments)}")
+            records.notify(s, now, "request_changed", request_id=req.id)
+            self._add_steps(s, req, layout(RequestKind.BULK, plan.changesets, needed), now, actor)
+            return records.request_info(s, req)
+
     # --- acting on requests ---------------------------------------------------------------------
     def retry(self, request_id: int, actor: Actor) -> RequestInfo:
         now = self.clock.now()
         with self.store.session() as s:
             req = self._request(s, request_id, for_update=True)
-            self._authorize(actor, req.team, self._service_row(s, req.service), f"retry request #{request_id}",
-                            requester=req.requester)
+            self._authorize_request(s, actor, req, f"retry request #{request_id}")
             if req.state != State.FAILED:
                 raise NotAllowed(f"request #{req.id} is {req.state}; only a failed request can be retried")
             if req.denied:
@@ -200,8 +260,7 @@ class WorkflowService:
         now = self.clock.now()
         with self.store.session() as s:
             req = self._request(s, request_id, for_update=True)
-            self._authorize(actor, req.team, self._service_row(s, req.service), f"cancel request #{request_id}",
-                            requester=req.requester)
+            self._authorize_request(s, actor, req, f"cancel request #{request_id}")
             if req.state in (State.SUCCEEDED, State.CANCELLED):
                 raise NotAllowed(f"request #{req.id} is already {req.state}; nothing to cancel")
             transitions.cancel(s, req, now, actor.id, f"cancelled by {actor.mention}")
@@ -356,6 +415,42 @@ class WorkflowService:
             return  # the platform does not track this team's members: whoever creates the service owns it
         who = "the requester, " if requester else ""
         raise NotAllowed(f"only {who}members of team {team} or SRE may {what}")
+
+    def _authorize_request(self, s: Session, actor: Actor, req: m.Request, what: str) -> None:
+        if req.kind == RequestKind.BULK:
+            self._authorize_bulk(actor, what)
+            return
+        self._authorize(actor, req.team, self._service_row(s, req.service), what, requester=req.requester)
+
+    def _authorize_bulk(self, actor: Actor, what: str) -> None:
+        if not actor.is_sre:
+            raise NotAllowed(f"only SRE may {what}: a bulk change moves many teams' services at once; ask the SRE "
+                             "group (or change your own service with a request)")
+
+    def _pinned(self, spec: ServiceSpec, spec_data: dict[str, Any], previous: ServiceSpec | None,
+                actor: Actor) -> ServiceSpec:
+        """Pins are SRE-owned: a request that leaves them out keeps the recorded ones (the Slack modal never
+        shows them), and only SRE may set or change them."""
+        kept = previous.pins.only([e.name for e in spec.environments]) if previous is not None else Pins()
+        if "pins" not in spec_data:
+            return spec if spec.pins == kept else spec.model_copy(update={"pins": kept})
+        if spec.pins != kept and not actor.is_sre:
+            raise NotAllowed(f"the pins of {spec.name} (module versions, chart revision, sidecar images) are set by "
+                             "SRE with `launchpad bulk`; remove `pins` from the spec and submit again")
+        return spec
+
+    def _plan_bulk(self, selector: Selector, change: BulkChange) -> tuple[BulkPlan, dict[str, Any]]:
+        """Plan over a snapshot of the registry, rendering outside any transaction; also returns the specs
+        it planned from (service -> recorded spec), so the submission can check nothing moved meanwhile."""
+        with self.store.session() as s:
+            rows = bulk.snapshot(bulk.recorded(s, selector))
+        if selector.services:
+            missing = sorted(set(selector.services) - {r["name"] for r in rows})
+            if missing:
+                raise NotFound(f"no active service named {', '.join(missing)}"
+                               + (f" in team {selector.team}" if selector.team else "")
+                               + "; `launchpad list` shows services")
+        return bulk.plan(rows, selector, change, self.ctx), {r["name"]: r["spec"] for r in rows}
 
     def _render(self, fn: Any) -> Any:
         try:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.store import models as m
-from bot.workflow import locks, records
+from bot.workflow import bulk, locks, records
 from bot.workflow.api import RequestKind, State
 from bot.workflow.changes import load_spec
 from bot.workflow.steps import StepKind
@@ -107,6 +107,8 @@ def complete(s: Session, req: m.Request, now: datetime, actor: str, ctx: RenderC
         _record_created(s, req, svc, now, ctx)
     elif svc is not None and req.kind == RequestKind.DELETE:
         _record_deleted(s, req, svc, now)
+    elif req.kind == RequestKind.BULK:
+        bulk.record(s, req, now, ctx)
     request_state(s, req, State.SUCCEEDED, now, actor)
     locks.release(s, req.id)
     records.notify(s, now, "request_finished", request_id=req.id)
@@ -158,6 +160,10 @@ def _record_deleted(s: Session, req: m.Request, svc: m.Service, now: datetime) -
     remaining = [e for e in spec_data.get("environments", []) if e["name"] not in gone]
     if remaining:
         spec_data["environments"] = remaining
+        pins = spec_data.get("pins")
+        if isinstance(pins, dict) and isinstance(pins.get("environments"), dict):  # pins of gone environments
+            spec_data["pins"] = {**pins, "environments": {e: p for e, p in pins["environments"].items()
+                                                          if e not in gone}}
         svc.spec = spec_data
     else:
         svc.spec = None
