@@ -8,14 +8,26 @@ cost 500 requests' worth of pull requests; the bulk change under test starts fro
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from bot.services import Services
+from bot.config import Settings
+from bot.services import Services, build_services
 from bot.store import models as m
+from bot.workflow.api import BulkChange, RequestInfo, Selector
+from bot.workflow.bindings import PlaceholderBindings
 from bot.workflow.changes import repository_for
+from bot.workflow.clock import ManualClock
+from provisioners.forge.credentials import TokenCredential
+from provisioners.forge.retry import RetryPolicy
+from provisioners.forge.router import ForgeRouter
 from provisioners.plan import RenderContext, plan
 from provisioners.spec import ServiceSpec, parse_spec
+from tests.support.github_server import GitHubServer
+from tests.workflow.support import SRE, SRE2
 
 TEAMS = ("search", "payments")
 
@@ -69,3 +81,73 @@ def rendered(ctx: RenderContext, specs: list[ServiceSpec]) -> dict[str, dict[str
             name, _ = repository_for(ctx.platform, cs.repo, spec)
             files.setdefault(name, {}).update(cs.files)
     return files
+
+
+# --- a bulk change against the local GitHub API server (acceptance test and bench/bulk.py) -------------
+GITHUB_TOKEN = "ghp_bulkTestToken000000000000000000000"
+
+
+@dataclass
+class GitHubRun:
+    """What one bulk request cost on the GitHub API: every call (method, path), the PRs, the time."""
+
+    services: int
+    changed_services: int
+    request: RequestInfo
+    calls: list[tuple[str, str]]
+    writes: int
+    pulls: int
+    files: int
+    seconds: float
+    submit_seconds: float
+
+
+def bulk_on_github(tmp: Path, count: int, change: BulkChange, *, selector: Selector | None = None,
+                   latency: float = 0.0) -> GitHubRun:
+    """Record `count` services, put their files in the server's repositories, then run one bulk request
+    through the real workflow and GitHub forge (PyGithub over HTTP). A second SRE approves gates and a
+    reviewer merges PRs on the server (no API calls); the workflow's clock jumps past merge polls."""
+    selector = selector or Selector()
+    with GitHubServer() as server:
+        settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'bulk.db'}", forge="github",
+                            github_api_url=server.api_url, github_credentials={"default": {"token": GITHUB_TOKEN}})
+        router = ForgeRouter({"default": TokenCredential(GITHUB_TOKEN)}, api_url=server.api_url,
+                             policy=RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.05),
+                             writes_per_minute=60_000, writes_per_hour=600_000)
+        clock = ManualClock()
+        services = build_services(settings, None, forges=router, clock=clock,
+                                  resolver=PlaceholderBindings(settings.platform))
+        try:
+            for repo, files in seed(services, fleet(count)).items():
+                server.seed_repo(repo, files)
+            wf = services.workflow
+            preview = wf.preview_bulk(selector, change, SRE)
+            server.reset_calls()
+            server.latency_seconds = latency
+            started = time.perf_counter()
+            info = wf.submit_bulk(selector, change, SRE)
+            submitted = time.perf_counter() - started
+            for _ in range(20):
+                ran = wf.run_pending("bulk-worker")
+                acted = 0
+                for approval in wf.pending_approvals():
+                    wf.decide(approval.request.id, approval.step.id, SRE2, True, "reviewed")
+                    acted += 1
+                for name in server.repos:
+                    for pull in server.pulls(name):
+                        if pull.state == "open":
+                            server.merge_pull(name, pull.number)
+                            acted += 1
+                info = wf.get_request(info.id)
+                if info.state.finished:
+                    break
+                if not ran and not acted:
+                    clock.advance(minutes=20)
+            seconds = time.perf_counter() - started
+        finally:
+            services.close()
+        calls = list(server.calls)
+        pulls = sum(len(server.pulls(name)) for name in server.repos)
+    return GitHubRun(services=count, changed_services=len(preview.services), request=info,
+                     calls=[(c.method, c.path) for c in calls], writes=sum(c.is_write for c in calls), pulls=pulls,
+                     files=preview.files, seconds=seconds, submit_seconds=submitted)

@@ -1,0 +1,46 @@
+"""Acceptance 4 on the GitHub API: a bulk change opens one PR per repository and costs the same API calls
+for 5 services as for 50 (only the one tree it posts grows, with the files). Real PyGithub against the
+local GitHub-API server, through the real workflow; the 500-service figure is in bench/bulk.py."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.workflow.api import BulkChange, Selector, State
+from tests.bulk.support import bulk_on_github
+
+CHANGES = {
+    "chart revision (gitops)": (BulkChange(kind="chart_revision", value="v1.1.0"), Selector()),
+    "rds module in prod (infra)": (BulkChange(kind="module_version", target="rds", value="7.3.0"),
+                                   Selector(environment="prod")),
+}
+
+
+@pytest.mark.parametrize("label", list(CHANGES))
+def test_api_calls_do_not_grow_with_the_number_of_services(label: str, tmp_path: Path) -> None:
+    change, selector = CHANGES[label]
+    small = bulk_on_github(tmp_path / "small", 5, change, selector=selector)
+    large = bulk_on_github(tmp_path / "large", 50, change, selector=selector)
+    for run in (small, large):
+        assert run.request.state == State.SUCCEEDED, run.request.error
+        assert run.pulls == 1  # one repository, one pull request
+        assert [s.kind for s in run.request.steps] == ["open_pr", "approval", "wait_merge", "notify"]
+    assert large.changed_services > 5 * small.changed_services  # ten times the services...
+    assert large.files > 5 * small.files
+    assert large.calls == small.calls  # ...the very same API calls, in the same order
+    assert len(large.calls) <= 10
+    assert [c for c in large.calls if c[0] == "POST" and c[1].endswith("/git/trees")]  # all files in one tree
+    assert len([c for c in large.calls if c[1].endswith("/git/trees")]) == 1
+
+
+def test_the_bench_prints_one_line_per_figure(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import bulk
+
+    result = bulk.run(services=6, latency=0.0, small=2, write=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 6 and all(line.startswith("bulk: ") for line in lines)
+    assert result["chart_revision"]["6"]["pull_requests"] == 1
+    assert not result["chart_revision"]["calls_grow_with_services"]
+    assert not result["rds_module_prod"]["calls_grow_with_services"]
