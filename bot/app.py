@@ -26,7 +26,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 
 from bot.config import Settings
 from bot.services import Services
-from bot.slack import actions, aws_listeners, commands, home, views
+from bot.slack import actions, aws_listeners, bulk, commands, home, views
 from bot.slack.actors import ActorDirectory
 from bot.slack.notifier import SlackNotifier
 from bot.slack.reporting import report_error
@@ -68,6 +68,7 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     # first: it answers `lookup` and `password`. The cast: its HasServices protocol declares `workflow` as a
     # plain (hence invariant) attribute, which mypy will not match with Services.workflow's subtype.
     aws_listeners.register(app, cast(Any, services), actors=surface.actors)
+    bulk.register(app, surface)  # `/launchpad bulk` (SRE), before the general `/launchpad` listener
     for group in LISTENER_GROUPS:
         group.register(app, surface)
     return app
