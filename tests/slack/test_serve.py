@@ -88,8 +88,10 @@ def test_http_mode_serves_signed_slack_requests_and_probes_with_the_workers(tmp_
             unsigned = payloads.post(events, body, ctype, {})
             assert unsigned.status == 401
             proc.terminate()  # SIGTERM, as in a rolling deploy: a clean stop
-            assert proc.wait(timeout=10) == 0
-            assert "Traceback" not in proc.stderr.read() if proc.stderr else True
+            code = proc.wait(timeout=60)  # generous: the suite shares two cores with other work
+            err = proc.stderr.read() if proc.stderr else ""
+            assert code == 0, err
+            assert "Traceback" not in err, err
         finally:
             if proc.poll() is None:
                 proc.kill()
