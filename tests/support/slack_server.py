@@ -109,7 +109,7 @@ class SlackServer:
     def count(self, method: str) -> int:
         return len(self.calls_to(method))
 
-    def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+    def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[Call]:
         """Block until `method` was called at least `count` times (listeners run after the ack)."""
         with self._cond:
             self._cond.wait_for(lambda: sum(c.method == method for c in self.calls) >= count, timeout=timeout)
@@ -119,7 +119,7 @@ class SlackServer:
             raise AssertionError(f"expected {count} call(s) to {method}, got {len(found)}; calls seen: {seen}")
         return found
 
-    def wait_until(self, predicate: Callable[[list[Call]], bool], timeout: float = 10.0) -> list[Call]:
+    def wait_until(self, predicate: Callable[[list[Call]], bool], timeout: float = 30.0) -> list[Call]:
         """Block until `predicate(all calls so far)` holds; returns the calls then."""
         with self._cond:
             if not self._cond.wait_for(lambda: predicate(self.calls), timeout=timeout):
