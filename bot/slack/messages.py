@@ -227,6 +227,7 @@ HELP_LINES = [
     ("extend <service> <tmp-env> <hours|Nh|Nd>", "keep a temporary environment longer"),
     ("lookup <domain>", "what is behind a domain, and which team owns it"),
     ("password [user]", "reset your AWS console password (SRE: someone else's); shown once, only to you"),
+    ("bulk --team T --chart-revision V [--apply]", "SRE: one change to every matching service (dry run first)"),
     ("help", "this message"),
 ]
 
