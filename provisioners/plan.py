@@ -46,14 +46,15 @@ DELETE_ORDER = ("argocd", "helm", "ci", "terragrunt")  # IAM (in terragrunt's la
 def plan(spec: ServiceSpec, ctx: RenderContext, *, check: bool = True) -> list[ChangeSet]:
     """Change sets that create (or update) the service, in delivery order.
 
-    `check` parses every file back (the default); only benchmarks separating render from parse turn it off.
+    `check` parses every file back (the default); laying out steps and benchmarks may skip it.
     """
     wanted = set(ctx.blueprint(spec).provisioners)
     changesets = [PROVISIONERS[p].render(spec, ctx) for p in CREATE_ORDER if p in wanted]
     return [_checked(cs) if check else cs for cs in changesets if not cs.is_empty()]
 
 
-def plan_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str] | None = None) -> list[ChangeSet]:
+def plan_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str] | None = None, *,
+                check: bool = True) -> list[ChangeSet]:
     """Change sets that remove exactly what `plan` created for `envs` (all when None), in teardown order."""
     envs = envs or [e.name for e in spec.environments]
     wanted = set(ctx.blueprint(spec).provisioners)
@@ -61,7 +62,7 @@ def plan_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str] | None = 
     for p in DELETE_ORDER:
         if p in wanted:
             out.extend(PROVISIONERS[p].render_delete(spec, ctx, envs))
-    return [_checked(cs) for cs in out if not cs.is_empty()]
+    return [_checked(cs) if check else cs for cs in out if not cs.is_empty()]
 
 
 def _checked(cs: ChangeSet) -> ChangeSet:

@@ -90,6 +90,9 @@ def _answer(start_response: StartResponse, status: int, content_type: str, body:
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True
+    # wsgiref's default backlog of 5 resets connections when Slack delivers a burst (50 submissions at once
+    # in bench/ack.py); a reset is a missed ack, which Slack shows the user as an error
+    request_queue_size = 256
 
 
 class _QuietHandler(WSGIRequestHandler):

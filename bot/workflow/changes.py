@@ -32,13 +32,16 @@ def with_bindings(ctx: RenderContext, bindings: dict[str, Any] | None) -> Render
 
 
 def request_changesets(kind: RequestKind, spec: ServiceSpec, ctx: RenderContext, *,
-                       previous: ServiceSpec | None = None, environments: list[str] | None = None) -> list[ChangeSet]:
+                       previous: ServiceSpec | None = None, environments: list[str] | None = None,
+                       check: bool = True) -> list[ChangeSet]:
+    """`check=False` skips parsing files back: for laying out steps, where only repositories count (the step
+    that delivers renders again, with the checks)."""
     if kind == RequestKind.DELETE:
-        return plan_delete(spec, ctx, environments)
-    new = plan(spec, ctx)
+        return plan_delete(spec, ctx, environments, check=check)
+    new = plan(spec, ctx, check=check)
     if previous is None:
         return new
-    old = plan(previous, ctx)
+    old = plan(previous, ctx, check=check)
     written: dict[str, set[str]] = {}
     for cs in new:
         written.setdefault(cs.repo, set()).update(cs.files)

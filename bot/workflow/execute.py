@@ -157,6 +157,9 @@ class Actions:
 
 def layout_changesets(kind: RequestKind, spec: ServiceSpec, ctx: RenderContext, *, previous: ServiceSpec | None,
                       environments: list[str], bindings: dict[str, Any] | None) -> list[ChangeSet]:
-    """The change sets as known at submission (bindings resolved later may change content, not layout)."""
-    return request_changesets(kind, spec, with_bindings(ctx, bindings), previous=previous, environments=environments)
+    """The change sets as known at submission (bindings resolved later may change content, not layout).
+
+    Unchecked: submission sits inside a Slack ack, and the delivering step renders again with every check."""
+    return request_changesets(kind, spec, with_bindings(ctx, bindings), previous=previous, environments=environments,
+                              check=False)
 
