@@ -32,6 +32,7 @@ from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     EnvironmentInfo,
+    Notifier,
     RequestInfo,
     ServiceInfo,
     State,
@@ -325,18 +326,58 @@ def parse_duration(text: str) -> int:
     return n * {"h": 1, "d": 24, "w": 168}[unit]
 
 
+class FanoutNotifier:
+    """Tell several audiences: the terminal and, when Slack is configured, the request threads."""
+
+    def __init__(self, *notifiers: Notifier) -> None:
+        self.notifiers = notifiers
+
+    def request_changed(self, request: RequestInfo) -> None:
+        for n in self.notifiers:
+            n.request_changed(request)
+
+    def step_progress(self, request: RequestInfo, step: StepInfo, text: str) -> None:
+        for n in self.notifiers:
+            n.step_progress(request, step, text)
+
+    def approval_needed(self, approval: ApprovalInfo) -> None:
+        for n in self.notifiers:
+            n.approval_needed(approval)
+
+    def request_finished(self, request: RequestInfo) -> None:
+        for n in self.notifiers:
+            n.request_finished(request)
+
+    def ttl_reminder(self, service: ServiceInfo, env: EnvironmentInfo) -> None:
+        for n in self.notifiers:
+            n.ttl_reminder(service, env)
+
+
 class _services:
-    """Build services for one command and always dispose of them."""
+    """Build services for one command and always dispose of them.
+
+    Notifications are delivered once, by whichever process runs the worker: when Slack is configured they
+    must reach the request threads even from `launchpad worker` or `--wait`, not only this terminal.
+    """
 
     def __init__(self, settings: Settings, out: TextIO, quiet: bool = False) -> None:
         self.settings = settings
-        self.notifier = None if quiet else PrintingNotifier(out)
+        self.printer = None if quiet else PrintingNotifier(out)
+        self.slack: Any = None
 
     def __enter__(self) -> Services:
-        self.services = build_services(self.settings, self.notifier)
+        self.services = build_services(self.settings, self.printer)
+        if self.settings.slack_configured():
+            from bot.app import attach_notifier  # Bolt and slack_sdk only when Slack is configured
+
+            self.slack = attach_notifier(self.settings, self.services)
+            if self.slack is not None and self.printer is not None:
+                self.services.workflow.notifier = FanoutNotifier(self.printer, self.slack)
         return self.services
 
     def __exit__(self, *exc: object) -> None:
+        if self.slack is not None:
+            self.slack.close()
         self.services.close()
 
 
