@@ -30,9 +30,12 @@ from provisioners.spec import ServiceSpec
 
 
 # --- reading the registry ---------------------------------------------------------------------------
-def recorded(s: Session, selector: Selector, *, names: list[str] | None = None) -> list[m.Service]:
+def recorded(s: Session, selector: Selector, *, names: list[str] | None = None,
+             for_update: bool = False) -> list[m.Service]:
     """Active services with a recorded spec that the selector's team, blueprint and names allow
-    (environments are checked on the spec); `names` narrows to exactly these services."""
+    (environments are checked on the spec); `names` narrows to exactly these services. `for_update`
+    locks the rows (in name order) until the transaction ends, so no request can record a new spec
+    for one of them meanwhile."""
     q = select(m.Service).where(m.Service.active.is_(True), m.Service.spec.is_not(None)).order_by(m.Service.name)
     if selector.team:
         q = q.where(m.Service.team == selector.team)
@@ -41,7 +44,7 @@ def recorded(s: Session, selector: Selector, *, names: list[str] | None = None) 
     wanted = names if names is not None else (selector.services or None)
     if wanted is not None:
         q = q.where(m.Service.name.in_(wanted))
-    return list(s.scalars(q))
+    return list(s.scalars(q.with_for_update() if for_update else q))
 
 
 def snapshot(rows: list[m.Service]) -> list[dict[str, Any]]:

@@ -205,7 +205,7 @@ class WorkflowService:
         moved = {c.spec.name: c for c in plan.changes}
         now = self.clock.now()
         with self.store.session() as s:
-            rows = bulk.recorded(s, selector, names=sorted(moved))
+            rows = bulk.recorded(s, selector, names=sorted(moved), for_update=True)
             current = {r["name"]: r["spec"] for r in bulk.snapshot(rows)}
             changed = sorted(n for n in moved if current.get(n) != planned_from[n])
             if changed:
