@@ -1,9 +1,9 @@
 """Modal traffic: the new-service form (blueprint switch and submission) and the deny-reason form.
 
-A submission is validated with `parse_spec` before the ack: errors come back as `response_action: errors`
-on the fields that caused them, and nothing is queued. A valid one is handed to
-`workflow.submit_create` (database only, quick) so that authorization and lock refusals can still be
-shown on the form; the ack closes the modal and the request's thread is posted after it.
+A submission is checked with `workflow.precheck_create` before the ack (validation, authorization and
+locks; reads only): errors come back as `response_action: errors` on the fields that caused them, and
+nothing is queued. The ack closes the modal; `submit_create` (rendering, writing) runs after it, and
+the request's thread is posted then.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import Locked, NotAllowed, NotFound
 from provisioners.errors import InvalidSpecError
-from provisioners.spec import parse_spec
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +57,9 @@ def register(app: App, surface: SlackSurface) -> None:
         user_id = body["user"]["id"]
         data = spec_from_form(view["state"]["values"], owner=user_id)
         settings = surface.settings
+        actor = surface.actors.actor(user_id, profile=False)
         try:
-            parse_spec(data, settings.platform, surface.blueprints)
-            request = surface.workflow.submit_create(data, surface.actors.actor(user_id, profile=False))
+            surface.workflow.precheck_create(data, actor)
         except InvalidSpecError as exc:
             ack(response_action="errors", errors=form_errors(exc.errors, data, view["blocks"]))
             return
@@ -71,6 +70,14 @@ def register(app: App, surface: SlackSurface) -> None:
             ack(response_action="errors", errors={ids.FIELD_NAME: str(exc)[:300]})
             return
         ack()
+        # Queued after the ack: rendering and writing the request must not count against Slack's 3 s.
+        # A refusal that appears only now (another request took the lock in between) goes to the user.
+        try:
+            request = surface.workflow.submit_create(data, actor)
+        except (InvalidSpecError, NotAllowed, Locked) as exc:
+            client.chat_postMessage(channel=user_id, text=f":warning: Your request for {escape(str(data.get('name')))} "
+                                                          f"was not queued: {escape(str(exc))[:2500]}")
+            return
         log.info("request %s queued by %s", request.id, user_id, extra={"request_id": request.id})
         surface.notifier.request_changed(request)
         origin = decode_metadata(view.get("private_metadata")).get("channel")

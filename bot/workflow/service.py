@@ -64,6 +64,39 @@ class WorkflowService:
         self.notifier: Notifier = notifier or NullNotifier()
 
     # --- submitting -----------------------------------------------------------------------------
+    def precheck_create(self, spec_data: dict[str, Any], actor: Actor) -> ServiceSpec:
+        """Every refusal submit_create would give (invalid spec, not allowed, locked), without writing or
+        rendering: cheap enough to run inside a Slack ack so refusals still show on the form."""
+        spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
+        with self.store.session() as s:
+            svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
+            existing_envs = self._check_create(s, spec, svc, actor)
+            active = svc is not None and svc.active
+            self._pinned(spec, spec_data, _stored_spec(svc, self.ctx) if active else None, actor)
+            held = locks.holder_of(s, spec.name, [locks.SERVICE_WIDE,
+                                                  *sorted({e.name for e in spec.environments} | set(existing_envs))])
+            if held is not None:
+                raise held
+        return spec
+
+    def _check_create(self, s: Session, spec: ServiceSpec, svc: m.Service | None, actor: Actor) -> list[str]:
+        """Authorization and shape checks of a create/change; returns the service's existing environments."""
+        active = svc is not None and svc.active
+        kind = RequestKind.CHANGE if active else RequestKind.CREATE
+        self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}", creating=not active)
+        if not active or svc is None:
+            return []
+        existing_envs = self._env_names(s, svc)
+        if svc.team != spec.team:
+            raise InvalidSpecError({"team": f"{spec.name} belongs to team {svc.team}; moving a service "
+                                            "between teams is not supported, ask SRE"})
+        removed = sorted(set(existing_envs) - {e.name for e in spec.environments})
+        if removed:
+            raise InvalidSpecError({"environments": (
+                f"{', '.join(removed)} exists and is missing from the spec; remove an environment with "
+                f"`launchpad delete {spec.name} --env {removed[0]}` (or the Slack delete command)")})
+        return existing_envs
+
     def submit_create(self, spec_data: dict[str, Any], actor: Actor) -> RequestInfo:
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
         now = self.clock.now()
@@ -72,18 +105,7 @@ class WorkflowService:
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             kind = RequestKind.CHANGE if active else RequestKind.CREATE
-            self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}",
-                            creating=not active)
-            existing_envs = self._env_names(s, svc) if active and svc is not None else []
-            if active and svc is not None:
-                if svc.team != spec.team:
-                    raise InvalidSpecError({"team": f"{spec.name} belongs to team {svc.team}; moving a service "
-                                                    "between teams is not supported, ask SRE"})
-                removed = sorted(set(existing_envs) - {e.name for e in spec.environments})
-                if removed:
-                    raise InvalidSpecError({"environments": (
-                        f"{', '.join(removed)} exists and is missing from the spec; remove an environment with "
-                        f"`launchpad delete {spec.name} --env {removed[0]}` (or the Slack delete command)")})
+            existing_envs = self._check_create(s, spec, svc, actor)
             spec = self._pinned(spec, spec_data, previous, actor)
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
             spec = spec.model_copy(update={"owner": owner})

@@ -146,6 +146,25 @@ def test_a_second_request_is_refused_with_the_lock_holder(make: Any) -> None:
     assert len(wf.list_requests()) == 1  # nothing of the refused request was persisted
 
 
+def test_precheck_gives_the_refusals_of_submit_without_writing(make: Any) -> None:
+    """The Slack ack runs the precheck; it must refuse exactly what submission would, and persist nothing."""
+    platform = PlatformConfig()
+    platform.teams["search"] = Team(name="search", slack_group="S0SEARCH01")  # members known: outsiders refused
+    services = make(clock=ManualClock(), auto_merge_local=False, platform=platform)
+    wf = services.workflow
+    assert wf.precheck_create(spec("ranking-api"), ALICE).name == "ranking-api"
+    assert wf.list_requests() == []
+    first = wf.submit_create(spec("ranking-api"), ALICE)
+    with pytest.raises(Locked) as err:
+        wf.precheck_create(spec("ranking-api", cpu="500m"), BOB)
+    assert err.value.holder_request_id == first.id
+    with pytest.raises(NotAllowed):
+        wf.precheck_create(spec("other-api"), MALLORY)
+    with pytest.raises(InvalidSpecError):
+        wf.precheck_create(spec("Bad_Name"), ALICE)
+    assert len(wf.list_requests()) == 1
+
+
 def test_transient_errors_back_off_then_give_up(make: Any, tmp_path: Path) -> None:
     clock = ManualClock()
     forge = forge_for(tmp_path)
