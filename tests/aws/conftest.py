@@ -9,40 +9,25 @@ use names of their own, so they can share the server.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from bot.aws.clients import AwsClients
 from bot.config import Settings
 from bot.workflow.api import EnvironmentInfo, NotFound, ServiceInfo
+from tests.support.moto import moto_server
 
 REGION = "eu-west-1"
-FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-            "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in FAKE_ENV.items():
-            mp.setenv(key, value)
-        werkzeug = logging.getLogger("werkzeug")
-        level = werkzeug.level
-        werkzeug.setLevel(logging.WARNING)  # one line per request would drown every failure report
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-            werkzeug.setLevel(level)
+    with moto_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -27,7 +27,7 @@ from provisioners.forge.base import Change, Forge
 from provisioners.forge.router import ForgeRouter
 from tests.faults.support import build_world, router, web_spec
 from tests.support.github_contents import ContentsGitHubServer
-from tests.workflow.conftest import postgres_user
+from tests.support.postgres import postgres_user
 from tests.workflow.support import ALICE
 
 pytestmark = pytest.mark.postgres

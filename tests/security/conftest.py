@@ -4,7 +4,6 @@ server on 127.0.0.1 for the IAM password reset."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +13,10 @@ from slack_bolt import BoltRequest
 
 from bot.services import build_services
 from tests.slack.conftest import Launchpad, seed_people, slack_settings, start_launchpad, stop_launchpad
+from tests.support.moto import moto_server
 from tests.support.slack_server import SlackServer
 
 REGION = "eu-west-1"
-FAKE_AWS_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-                "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
 
 
 @dataclass(repr=False)
@@ -56,19 +53,5 @@ def guarded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Guarded]:
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in FAKE_AWS_ENV.items():
-            mp.setenv(key, value)
-        werkzeug = logging.getLogger("werkzeug")
-        level = werkzeug.level
-        werkzeug.setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
-            werkzeug.setLevel(level)
+    with moto_server() as url:
+        yield url

@@ -3,18 +3,17 @@ yet is a transient error retried with backoff; once it exists, its real id flows
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from bot.workflow.bindings import Ec2Bindings
 from bot.workflow.clock import ManualClock
 from provisioners.platform import EnvironmentTarget, PlatformConfig
+from tests.support.moto import moto_server
 from tests.workflow.support import ALICE, drain, non_empty_tree, spec
 
 REGION = "eu-west-1"
@@ -22,19 +21,8 @@ REGION = "eu-west-1"
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": REGION, "AWS_CONFIG_FILE": "/dev/null",
-                           "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}.items():
-            mp.setenv(key, value)
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        host, port = server.get_host_and_port()
-        try:
-            yield f"http://{host}:{port}"
-        finally:
-            server.stop()
+    with moto_server() as url:
+        yield url
 
 
 def test_bind_waits_for_the_security_group_then_renders_its_id(make: Any, moto_url: str, tmp_path: Path) -> None:
