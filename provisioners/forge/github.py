@@ -1,12 +1,21 @@
-"""GitHub (and GitHub Enterprise) forge on PyGithub: one Git Data API commit and one pull request.
+"""GitHub (and GitHub Enterprise) forge on PyGithub: one commit and one pull request per change.
 
-For a new change it costs 7 calls whatever the number of files: find the PR by head branch, read
-the base branch (sha and tree in one answer), create one tree with inline contents on the base
-tree (deletions are entries with a null sha), one commit, the `launchpad/<key>` ref, the PR, and
-its labels. A repeat after success costs 3 read-only calls. Every call goes through `Retrier`
-(backoff, rate-limit waits) and every write through the credential's `WritePacer`. It never
-decides what to write (see `delivery.py` for the shared idempotency and conflict rules) and never
-lets a secret into a message: GitHub failures are re-worded from status and GitHub's text only.
+Two ways to talk to GitHub, chosen per forge (`api`), with the same results:
+
+- `graphql` (the application's default): a new change costs 3 calls whatever the number of files:
+  one query reads everything (`graphql.py`), one mutation document creates the branch, the commit
+  (`createCommitOnBranch`, contents inline) and the PR, and one REST call adds the labels (by name,
+  creating missing ones; GraphQL cannot label a PR in the document that opens it). A repeat after
+  success, `get_change` and the merge check cost 1 query. Only a commit rebuilt under an open PR
+  (base moved, content changed) uses the Git Data API, which can set a commit's parent.
+- `rest`: the Git Data API: find the PR by head branch, read the base branch, create one tree with
+  inline contents on the base tree (deletions are entries with a null sha), one commit, the
+  `launchpad/<key>` ref, the PR and its labels: 7 calls; a repeat costs 3 reads.
+
+Every call goes through `Retrier` (backoff, rate-limit waits) and every write through the
+credential's `WritePacer`. It never decides what to write (see `delivery.py` and `graphql.py` for the
+shared idempotency and conflict rules) and never lets a secret into a message: GitHub failures are
+re-worded from status and GitHub's text only.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from github.Repository import Repository
 
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError
+from provisioners.forge import graphql
 from provisioners.forge.base import Change, ChangeState, branch_for
 from provisioners.forge.credentials import AppCredential, Credential, redact_github_logs, register_secret
 from provisioners.forge.delivery import (
@@ -49,7 +59,9 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
+API_MODES = ("graphql", "rest")
 _TOKEN_REFRESH_MARGIN = 300.0
+_PLAN_ROUNDS = 3  # re-read and re-plan this often when GitHub refuses part of a mutation (races, lost answers)
 
 
 @dataclass(frozen=True)
@@ -67,8 +79,11 @@ class GitHubForge:
     def __init__(self, credential: Credential, *, api_url: str = DEFAULT_API_URL, name: str = "default",
                  policy: RetryPolicy | None = None, pacer: WritePacer | None = None, timeout: float = 15.0,
                  sleep: Sleep = time.sleep, clock: Clock = time.time, rng: random.Random | None = None,
-                 user_agent: str = "LaunchPad") -> None:
+                 user_agent: str = "LaunchPad", api: str = "rest") -> None:
+        if api not in API_MODES:
+            raise ValueError(f"GitHub api mode must be one of {', '.join(API_MODES)}, not {api!r}")
         self.name = name
+        self.api = api
         self.api_url = api_url.rstrip("/")
         self._credential = credential
         self._timeout = max(1, round(timeout))  # PyGithub insists on whole seconds
@@ -82,12 +97,15 @@ class GitHubForge:
         redact_github_logs()
 
     def __repr__(self) -> str:
-        return f"GitHubForge(name={self.name!r}, api_url={self.api_url!r})"
+        return f"GitHubForge(name={self.name!r}, api_url={self.api_url!r}, api={self.api!r})"
 
     # --- the Forge protocol --------------------------------------------------------------------
 
     def open_change(self, repo: str, key: str, changeset: ChangeSet, *, title: str, body: str,
                     labels: list[str] | None = None, base_branch: str = "main") -> Change:
+        if self.api == "graphql":
+            return self._open_graphql(repo, key, changeset, title=title, body=body, labels=labels or [],
+                                      base_branch=base_branch)
         gh_repo = self._repo(repo)
         branch = branch_for(key)
         pull = self._find_pull(gh_repo, repo, branch)
@@ -130,10 +148,19 @@ class GitHubForge:
         return self._change(repo, key, pull, wrote=wrote, head_sha=target)
 
     def get_change(self, repo: str, key: str) -> Change | None:
+        if self.api == "graphql":
+            found = self._graphql_pull(repo, key)
+            return None if found is None else _pull_change(repo, key, found, wrote=False)
         pull = self._find_pull(self._repo(repo), repo, branch_for(key))
         return None if pull is None else self._change(repo, key, pull, wrote=False)
 
     def close_change(self, repo: str, key: str) -> None:
+        if self.api == "graphql":
+            found = self._graphql_pull(repo, key)
+            if found is not None and found.state == ChangeState.OPEN:
+                self._graphql_write([graphql.Step("closePullRequest", {"pullRequestId": found.id})], "LaunchPadClose",
+                                    f"close pull request #{found.number} in {repo}")
+            return
         pull = self._find_pull(self._repo(repo), repo, branch_for(key))
         if pull is not None and _state(pull) == ChangeState.OPEN:
             self._write(lambda: pull.edit(state="closed"), f"close pull request #{pull.number} in {repo}")
@@ -160,6 +187,8 @@ class GitHubForge:
 
     def merge_change(self, repo: str, key: str) -> Change:
         """Merge the open pull request (demo and tests; people normally merge on GitHub)."""
+        if self.api == "graphql":
+            return self._merge_graphql(repo, key)
         gh_repo = self._repo(repo)
         pull = self._find_pull(gh_repo, repo, branch_for(key))
         if pull is None:
@@ -182,6 +211,192 @@ class GitHubForge:
         remaining, limit = client.requester.rate_limiting
         reset = client.requester.rate_limiting_resettime
         return Quota(remaining, limit, datetime.fromtimestamp(reset, UTC) if reset else None)
+
+    # --- GraphQL delivery ----------------------------------------------------------------------------
+
+    def _open_graphql(self, repo: str, key: str, changeset: ChangeSet, *, title: str, body: str, labels: list[str],
+                      base_branch: str) -> Change:
+        """Read, plan, write; again when GitHub refused part of the mutation (e.g. a lost answer's effect
+        was already there), so whatever happened before, the change ends as one branch, commit and PR."""
+        self._owner_name(repo)
+        what = f"deliver {branch_for(key)} to {repo}"
+        progress = _Progress()
+        errors: list[dict[str, Any]] = []
+        for _ in range(_PLAN_ROUNDS):
+            try:
+                outcome = self._retrier.run(partial(self._deliver_round, repo, key, changeset, title, body,
+                                                    base_branch, progress), what=what)
+            except GithubException as err:
+                raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
+            if isinstance(outcome, list):
+                errors = outcome
+                continue
+            change, labelled = outcome
+            break
+        else:
+            raise PermanentError(f"{repo}: GitHub refused to {what} ({graphql.error_text(errors)})")
+        if change.no_op or change.state != ChangeState.OPEN:
+            return change
+        missing = sorted(set(labels) - set(labelled))
+        if missing:
+            progress.wrote = True
+            issue = self._repo(repo).get_issue(change.number)
+            self._write(lambda: issue.add_to_labels(*missing), f"label pull request #{change.number} in {repo}")
+        return change.model_copy(update={"wrote": progress.wrote})
+
+    def _deliver_round(self, repo: str, key: str, changeset: ChangeSet, title: str, body: str, base_branch: str,
+                       progress: _Progress) -> tuple[Change, tuple[str, ...]] | list[dict[str, Any]]:
+        """One read and (at most) one mutation; GitHub's errors come back as a list to plan again."""
+        state = self._delivery_state(repo, key, changeset, base_branch)
+        plan = graphql.plan_delivery(state, repo=repo, key=key, changeset=changeset, title=title, body=body,
+                                     base_branch=base_branch)
+        if plan.no_op:
+            return no_op_change(repo, key, base_branch, state.base_oid), ()
+        if plan.finished and plan.pull is not None:
+            return _pull_change(repo, key, plan.pull, wrote=False), plan.pull.labels
+        steps, target, pull = plan.steps, plan.head_oid, plan.pull
+        if plan.rebuild:
+            progress.wrote = True
+            target = self._rest_commit(repo, key, changeset, title, state)
+            steps = (graphql.point_branch(state, branch_for(key), target), *steps)
+        if steps:
+            progress.wrote = True
+            self._pacer.acquire()
+            data, errors = self._post_graphql(*graphql.mutation(steps))
+            self._log_quota()
+            if errors:
+                if graphql.forbidden(errors):
+                    raise PermanentError(f"credential {self.name!r} may not write to {repo} "
+                                         f"({graphql.error_text(errors)}); grant the permissions listed in "
+                                         "docs/forge.md")
+                return errors
+            for name in ("createPullRequest", "updatePullRequest"):
+                node = (data.get(name) or {}).get("pullRequest")
+                if node:
+                    pull = graphql.read_pull(node)
+            commit = (data.get("createCommitOnBranch") or {}).get("commit")
+            if commit:
+                target = commit["oid"]
+        if pull is None:
+            raise PermanentError(f"{repo}: GitHub answered without the pull request of {branch_for(key)}")
+        return _pull_change(repo, key, pull, wrote=progress.wrote, head_sha=target), pull.labels
+
+    def _delivery_state(self, repo: str, key: str, changeset: ChangeSet, base_branch: str) -> graphql.RepoState:
+        """The LaunchPadChange query (plus one LaunchPadFiles query per further PATHS_PER_QUERY paths)."""
+        paths = changeset.paths
+        data, errors = self._post_graphql(graphql.state_query(paths),
+                                          graphql.state_variables(repo, base_branch, key, paths))
+        self._log_quota()
+        repository = self._repository(repo, data, errors)
+        if not (repository.get("base") or {}).get("target"):
+            raise PermanentError(f"{repo}: base branch {base_branch!r} does not exist (or the credential "
+                                 f"{self.name!r} cannot see the repository)")
+        state = graphql.read_state(repository, paths)
+        owner, name = self._owner_name(repo)
+        for offset, chunk in graphql.file_chunks(paths):
+            head = state.head
+            parent = head.parents[0] if head is not None and len(head.parents) == 1 else None
+            variables: dict[str, Any] = {"owner": owner, "name": name, "base": state.base_oid,
+                                         **({"parent": parent} if parent else {}),
+                                         **{f"p{offset + i}": path for i, path in enumerate(chunk)}}
+            data, errors = self._post_graphql(graphql.files_query(chunk, offset, parent=parent is not None),
+                                              variables)
+            more = self._repository(repo, data, errors)
+            state = graphql.with_files(state, graphql.read_files(more.get("base"), chunk),
+                                       graphql.read_files(more.get("parent"), chunk) if parent else {})
+        return state
+
+    def _rest_commit(self, repo: str, key: str, changeset: ChangeSet, title: str, state: graphql.RepoState) -> str:
+        """Our one commit made again on the base tip with the Git Data API (tree + commit: 2 writes)."""
+        gh_repo = self._repo(repo)
+        base_tree = GitTree(gh_repo.requester, headers={}, completed=False,
+                            attributes={"sha": state.base_tree, "url": f"{gh_repo.url}/git/trees/{state.base_tree}"})
+        base_commit = GitCommit(gh_repo.requester, headers={}, completed=False,
+                                attributes={"sha": state.base_oid,
+                                            "url": f"{gh_repo.url}/git/commits/{state.base_oid}"})
+        present = changeset.model_copy(update={"deletes": graphql.existing_deletes(state, changeset)})
+        tree = self._create_tree(gh_repo, repo, base_tree, present)
+        commit = self._write(lambda: gh_repo.create_git_commit(commit_message(title, key, changeset), tree,
+                                                               [base_commit]), f"create a commit in {repo}")
+        return str(commit.sha)
+
+    def _merge_graphql(self, repo: str, key: str) -> Change:
+        found = self._graphql_pull(repo, key)
+        if found is None:
+            raise PermanentError(f"{repo}: no pull request for launchpad/{key} to merge")
+        if found.state == ChangeState.MERGED:
+            return _pull_change(repo, key, found, wrote=False)
+        if found.state == ChangeState.CLOSED:
+            raise PermanentError(f"{repo}: pull request #{found.number} is closed; reopen it before merging")
+        what = f"merge pull request #{found.number} in {repo}"
+        try:
+            data = self._graphql_write([graphql.Step("mergePullRequest", {"pullRequestId": found.id,
+                                                                          "mergeMethod": "MERGE"})],
+                                       "LaunchPadMerge", what)
+            merged = graphql.read_pull(data["mergePullRequest"]["pullRequest"])
+        except PermanentError:
+            again = self._graphql_pull(repo, key)  # a lost answer: the merge may have happened
+            if again is None or again.state != ChangeState.MERGED:
+                raise
+            merged = again
+        return _pull_change(repo, key, merged, wrote=True)
+
+    def _graphql_pull(self, repo: str, key: str) -> graphql.Pull | None:
+        """The change's pull request in one query (open one first, else the most recent)."""
+        owner, name = self._owner_name(repo)
+        branch = branch_for(key)
+        what = f"look up the pull request of {branch} in {repo}"
+        try:
+            data, errors = self._retrier.run(partial(self._post_graphql, graphql.PULL_QUERY,
+                                                     {"owner": owner, "name": name, "branch": branch}), what=what)
+        except GithubException as err:
+            raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
+        self._log_quota()
+        return graphql.choose_pull(graphql.read_pulls(self._repository(repo, data, errors)))
+
+    def _graphql_write(self, steps: list[graphql.Step], name: str, what: str) -> dict[str, Any]:
+        """A mutation that is safe to repeat (close, merge): paced, retried, errors are permanent."""
+        try:
+            data, errors = self._retrier.run(partial(self._post_graphql, *graphql.mutation(steps, name)), what=what,
+                                             pacer=self._pacer)
+        except GithubException as err:
+            raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
+        self._log_quota()
+        if errors:
+            raise PermanentError(f"GitHub refused to {what} ({graphql.error_text(errors)})")
+        return data
+
+    def _post_graphql(self, document: str, variables: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """One POST to the GraphQL endpoint (<api>/graphql; GHE: https://HOST/api/graphql), not retried here.
+        GitHub answers rate limits with 200 and an error of type RATE_LIMITED: raised like REST's 403/429
+        so the Retrier waits for the reset; other errors come back with whatever data resolved."""
+        requester = self._github().requester
+        headers, answer = requester.requestJsonAndCheck("POST", requester.graphql_url,
+                                                        input={"query": document, "variables": variables})
+        answer = answer if isinstance(answer, dict) else {}
+        errors = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
+        limited = next((e for e in errors if e.get("type") == "RATE_LIMITED"), None)
+        if limited is not None:
+            exhausted = str({k.lower(): v for k, v in headers.items()}.get("x-ratelimit-remaining", "")) == "0"
+            raise GithubException(403 if exhausted else 429, {"message": str(limited.get("message", ""))[:200]},
+                                  headers)
+        return answer.get("data") or {}, errors
+
+    def _repository(self, repo: str, data: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
+        """`data.repository`, or a PermanentError saying why there is none. Errors on `compare` (GitHub
+        cannot compare, e.g. unrelated histories) leave it null and are not fatal."""
+        repository = data.get("repository")
+        if graphql.forbidden(errors):
+            raise PermanentError(f"credential {self.name!r} may not read {repo} ({graphql.error_text(errors)}); "
+                                 "grant the permissions listed in docs/forge.md")
+        if repository is None:
+            if not errors or any(e.get("type") == "NOT_FOUND" for e in errors):
+                raise PermanentError(f"{repo}: repository not found, or credential {self.name!r} cannot see it")
+            raise PermanentError(f"GitHub refused to read {repo} ({graphql.error_text(errors)})")
+        serious = [e for e in errors if "compare" not in (e.get("path") or [])]
+        if serious:
+            raise PermanentError(f"GitHub refused to read {repo} ({graphql.error_text(serious)})")
+        return dict(repository)
 
     # --- steps -----------------------------------------------------------------------------------
 
@@ -282,9 +497,14 @@ class GitHubForge:
 
     # --- plumbing ------------------------------------------------------------------------------
 
-    def _repo(self, repo: str) -> Repository:
+    def _owner_name(self, repo: str) -> tuple[str, str]:
         if repo.count("/") != 1 or not all(repo.split("/")):
             raise PermanentError(f"GitHub repository {repo!r} must be 'owner/name'")
+        owner, name = repo.split("/")
+        return owner, name
+
+    def _repo(self, repo: str) -> Repository:
+        self._owner_name(repo)
         return self._github().get_repo(repo, lazy=True)
 
     def _github(self) -> Github:
@@ -349,6 +569,19 @@ class GitHubForge:
         return Change(repo=repo, key=key, branch=pull.head.ref, number=pull.number, url=pull.html_url, state=state,
                       head_sha=head_sha or pull.head.sha, base_branch=pull.base.ref,
                       merge_sha=pull.merge_commit_sha if state == ChangeState.MERGED else None, wrote=wrote)
+
+
+@dataclass
+class _Progress:
+    """Whether this open_change sent any write (across retried rounds)."""
+
+    wrote: bool = False
+
+
+def _pull_change(repo: str, key: str, pull: graphql.Pull, *, wrote: bool, head_sha: str | None = None) -> Change:
+    return Change(repo=repo, key=key, branch=pull.branch, number=pull.number, url=pull.url, state=pull.state,
+                  head_sha=head_sha or pull.head_oid, base_branch=pull.base_branch,
+                  merge_sha=pull.merge_oid if pull.state == ChangeState.MERGED else None, wrote=wrote)
 
 
 def _state(pull: PullRequest) -> ChangeState:

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from provisioners.forge.base import Forge
 from provisioners.forge.credentials import Credential, choose_credential
-from provisioners.forge.github import DEFAULT_API_URL, GitHubForge, Quota
+from provisioners.forge.github import API_MODES, DEFAULT_API_URL, GitHubForge, Quota
 from provisioners.forge.retry import Clock, RetryPolicy, Sleep, WritePacer
 
 DEFAULT_ENVIRONMENT_ORDER = ("devel", "alpha", "prod")
@@ -40,14 +40,19 @@ class StaticForgeRouter:
 
 
 class ForgeRouter:
-    """One GitHubForge per credential; `environment_order` ranks environments least to most privileged."""
+    """One GitHubForge per credential; `environment_order` ranks environments least to most privileged;
+    `api` is how every forge talks to GitHub ('graphql' or 'rest'; Settings.github_api_mode, default graphql)."""
 
     def __init__(self, credentials: Mapping[str, Credential], *, api_url: str = DEFAULT_API_URL,
                  environment_order: Sequence[str] = DEFAULT_ENVIRONMENT_ORDER, policy: RetryPolicy | None = None,
                  writes_per_minute: int = 60, writes_per_hour: int = 450, timeout: float = 15.0,
-                 sleep: Sleep = time.sleep, clock: Clock = time.time, rng: random.Random | None = None) -> None:
+                 sleep: Sleep = time.sleep, clock: Clock = time.time, rng: random.Random | None = None,
+                 api: str = "rest") -> None:
         if not credentials:
             raise ValueError("ForgeRouter needs at least one GitHub credential")
+        if api not in API_MODES:
+            raise ValueError(f"GitHub api mode must be one of {', '.join(API_MODES)}, not {api!r}")
+        self.api = api
         self._credentials = dict(credentials)
         self._order = list(environment_order)
         self._api_url = api_url
@@ -70,7 +75,7 @@ class ForgeRouter:
                 pacer = WritePacer(*self._writes, clock=self._clock, sleep=self._sleep)
                 forge = GitHubForge(self._credentials[name], api_url=self._api_url, name=name, policy=self._policy,
                                     pacer=pacer, timeout=self._timeout, sleep=self._sleep, clock=self._clock,
-                                    rng=self._rng)
+                                    rng=self._rng, api=self.api)
                 self._forges[name] = forge
             return forge
 
@@ -80,4 +85,4 @@ class ForgeRouter:
             return {name: forge.quota() for name, forge in self._forges.items()}
 
     def __repr__(self) -> str:
-        return f"ForgeRouter(credentials={sorted(self._credentials)}, api_url={self._api_url!r})"
+        return f"ForgeRouter(credentials={sorted(self._credentials)}, api_url={self._api_url!r}, api={self.api!r})"

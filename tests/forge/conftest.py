@@ -1,4 +1,5 @@
-"""Fixtures: one harness per forge so the contract suite runs unchanged against each.
+"""Fixtures: one harness per forge so the contract suite runs unchanged against each (local git, GitHub
+over REST, GitHub over GraphQL).
 
 A harness owns a forge plus "the outside world" for it: seeding and moving the base branch as a
 person would, merging as a reviewer would, and undoing the last steps of a delivery to recreate a
@@ -119,12 +120,13 @@ def github_forge(server: GitHubServer, clock: FakeClock, token: str = "ghp_contr
 class GitHubHarness:
     kind = "github"
 
-    def __init__(self, server: GitHubServer, clock: FakeClock) -> None:
+    def __init__(self, server: GitHubServer, clock: FakeClock, api: str = "rest") -> None:
         self.server = server
         self.clock = clock
         self.repo = "acme/infra"
+        self.kind = f"github-{api}"
         server.seed_repo(self.repo)
-        self.forge = github_forge(server, clock)
+        self.forge = github_forge(server, clock, api=api)
 
     def _pull_of(self, key: str) -> int:
         return next(p.number for p in self.server.pulls(self.repo) if p.head == f"launchpad/{key}")
@@ -142,7 +144,7 @@ class GitHubHarness:
         self.server.delete_ref(self.repo, f"refs/heads/launchpad/{key}")
 
     def state(self) -> Any:
-        """Writes seen by the server, plus refs and pull requests."""
+        """Writes seen by the server (REST writes and GraphQL mutations), plus refs and pull requests."""
         writes = len([c for c in self.server.calls if c.is_write])
         pulls = [(p.number, p.state, p.head_sha, p.title, tuple(p.labels)) for p in self.server.pulls(self.repo)]
         return writes, dict(self.server.repos[self.repo].refs), pulls
@@ -174,10 +176,10 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-@pytest.fixture(params=["local", "github"])
+@pytest.fixture(params=["local", "github-rest", "github-graphql"])
 def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ForgeHarness]:
     if request.param == "local":
         yield LocalHarness(tmp_path / "repos")
     else:
         with GitHubServer() as server:
-            yield GitHubHarness(server, FakeClock())
+            yield GitHubHarness(server, FakeClock(), api=request.param.removeprefix("github-"))

@@ -1,27 +1,32 @@
-"""GitHubForge over real HTTP against the local GitHub server: call budget, faults, credentials, secrets."""
+"""GitHubForge over real HTTP against the local GitHub server, in both API modes (GraphQL and REST): call
+budget, faults, credentials, secrets."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioners.changeset import ChangeSet
-from provisioners.errors import PermanentError, TransientError
+from provisioners.errors import ConflictError, PermanentError, TransientError
 from provisioners.forge.base import ChangeState
 from provisioners.forge.credentials import AppCredential, TokenCredential, make_credential
 from provisioners.forge.github import GitHubForge
+from provisioners.forge.graphql import PATHS_PER_QUERY
 from provisioners.forge.retry import RetryPolicy, WritePacer
 from provisioners.forge.router import ForgeRouter, StaticForgeRouter
 from tests.forge.conftest import FakeClock, github_forge
-from tests.support.github_server import GitHubServer
+from tests.support.github_server import Fault, GitHubServer
 
 REPO = "acme/infra"
 ENVS = ["devel", "alpha", "prod"]
+BOTH = pytest.mark.parametrize("api", ["graphql", "rest"])
 
 
 def web_service(files_per_env: int, envs: list[str] | None = None) -> ChangeSet:
@@ -53,34 +58,84 @@ def server(github_server: GitHubServer) -> GitHubServer:
 # --- acceptance 2: call budget ------------------------------------------------------------------
 
 
-def test_three_env_request_costs_at_most_8_calls_whatever_the_file_count(server: GitHubServer,
-                                                                          clock: FakeClock) -> None:
+def test_graphql_new_change_costs_three_calls_whatever_the_file_count(server: GitHubServer, clock: FakeClock) -> None:
     server.seed_repo("acme/small", {"root.hcl": "x\n"})
     server.seed_repo("acme/large", {"root.hcl": "x\n"})
-    forge = github_forge(server, clock)
+    forge = github_forge(server, clock, api="graphql")
+    open_(forge, web_service(2), repo="acme/small")  # 6 files
+    open_(forge, web_service(20), repo="acme/large")  # 60 files
+    small, large = server.calls_matching(repo="acme/small"), server.calls_matching(repo="acme/large")
+    shape = [(c.method, c.path.replace("small", "large"), c.operation, c.fields) for c in small]
+    assert shape == [(c.method, c.path, c.operation, c.fields) for c in large]
+    assert shape == [("POST", "/graphql", "LaunchPadChange", ("repository",)),
+                     ("POST", "/graphql", "LaunchPadDeliver",
+                      ("createRef", "createCommitOnBranch", "createPullRequest")),
+                     ("POST", "/repos/acme/large/issues/1/labels", "", ())]
+    assert len(large) <= 4  # the budget per repository to open a new change
+    assert server.file("acme/large", "prod/ranking/part19/terragrunt.hcl", "launchpad/req-7/infra") == \
+        'env = "prod"\npart = 19\n'
+    server.reset_calls()
+    change = forge.get_change("acme/large", "req-7/infra")  # the workflow's wait-for-merge check
+    assert change is not None and change.state == ChangeState.OPEN and len(server.calls) == 1
+
+
+def test_rest_new_change_costs_seven_calls_whatever_the_file_count(server: GitHubServer, clock: FakeClock) -> None:
+    server.seed_repo("acme/small", {"root.hcl": "x\n"})
+    server.seed_repo("acme/large", {"root.hcl": "x\n"})
+    forge = github_forge(server, clock, api="rest")
     open_(forge, web_service(2), repo="acme/small")
     small = server.calls_matching(path="/repos/acme/small")
     open_(forge, web_service(20), repo="acme/large")
     large = server.calls_matching(path="/repos/acme/large")
-    assert len(small) == len(large) <= 8
+    assert len(small) == len(large) == 7
     assert [(c.method, c.path.replace("small", "large")) for c in small] == [(c.method, c.path) for c in large]
     assert [c.method for c in large].count("GET") == 2  # find the PR, read the base branch
     assert server.file("acme/large", "prod/ranking/part19/terragrunt.hcl", "launchpad/req-7/infra") == \
         'env = "prod"\npart = 19\n'
 
 
-def test_repeat_costs_three_reads_and_no_write(server: GitHubServer, clock: FakeClock) -> None:
-    forge = github_forge(server, clock)
+@pytest.mark.parametrize(("api", "reads"), [("graphql", 1), ("rest", 3)])
+def test_repeat_costs_reads_only(server: GitHubServer, clock: FakeClock, api: str, reads: int) -> None:
+    forge = github_forge(server, clock, api=api)
     open_(forge, web_service(20))
     server.reset_calls()
     again = open_(forge, web_service(20))
     assert not again.wrote
-    assert [c.method for c in server.calls] == ["GET", "GET", "GET"]
+    assert len(server.calls) == reads and not [c for c in server.calls if c.is_write]
+
+
+def test_graphql_base_moved_costs_four_calls(server: GitHubServer, clock: FakeClock) -> None:
+    forge = github_forge(server, clock, api="graphql")
+    first = open_(forge, web_service(2))
+    moved = server.commit(REPO, {"root.hcl": "remote_state { bucket = \"b\" }\n"})
+    server.reset_calls()
+    again = open_(forge, web_service(2))
+    assert again.wrote and again.number == first.number and server.objects.read_commit(again.head_sha)["parents"] \
+        == [moved]
+    assert [(c.path.rsplit("/", 1)[-1], c.operation) for c in server.calls] == [
+        ("graphql", "LaunchPadChange"), ("trees", ""), ("commits", ""), ("graphql", "LaunchPadDeliver")]
+    assert server.calls[-1].fields == ("updateRef",)
+    assert_exactly_one(server)
+
+
+def test_graphql_large_change_sets_read_blobs_in_chunks(server: GitHubServer, clock: FakeClock) -> None:
+    forge = github_forge(server, clock, api="graphql")
+    cs = web_service(PATHS_PER_QUERY // 3 + 10)  # more paths than one query looks up
+    open_(forge, cs)
+    assert [c.operation for c in server.calls if c.path == "/graphql"] == [
+        "LaunchPadChange", "LaunchPadFiles", "LaunchPadDeliver"]
+    last = sorted(cs.files)[-1]
+    server.commit(REPO, {last: "theirs\n"})  # a path only the second chunk looks at
+    with pytest.raises(ConflictError) as err:
+        open_(forge, cs)
+    assert err.value.paths == [last]
+    server.commit(REPO, {last: cs.files[last]})  # they now agree with us: rebuilt on the new base
+    assert open_(forge, cs).wrote and server.commits_ahead(REPO, "launchpad/req-7/infra") == 1
 
 
 # --- acceptance 3: faults ---------------------------------------------------------------------------
 
-FAULTS = {
+REST_FAULTS = {
     "500 on tree": lambda s: s.fail("POST", r"/git/trees$", 500, times=2),
     "502 on pulls": lambda s: s.fail("POST", r"/pulls$", 502),
     "500 on the first lookup": lambda s: s.fail("GET", r"/pulls$", 500),
@@ -93,35 +148,72 @@ FAULTS = {
     "secondary 403 without Retry-After": lambda s: s.secondary_rate_limit("POST", r"/git/refs$", retry_after=None,
                                                                           status=403),
 }
+QUERY, DELIVER = "LaunchPadChange", "LaunchPadDeliver"
+GRAPHQL_FAULTS = {
+    "500 on the query": lambda s: s.fail("POST", "/graphql", 500, times=2, operation=QUERY),
+    "502 on the mutation": lambda s: s.fail("POST", "/graphql", 502, operation=DELIVER),
+    "branch, commit and pull made, response lost": lambda s: s.lose_response("POST", "/graphql", operation=DELIVER),
+    "labels added, response lost": lambda s: s.lose_response("POST", r"/labels$"),
+    "rate limit (200 RATE_LIMITED) on the mutation": lambda s: s.graphql_rate_limit(DELIVER, reset_in=30),
+    "rate limit (200 RATE_LIMITED) on the query": lambda s: s.graphql_rate_limit(QUERY, reset_in=30),
+    "primary rate limit (403)": lambda s: s.primary_rate_limit("POST", "/graphql", reset_in=30, operation=DELIVER),
+    "primary rate limit (429)": lambda s: s.primary_rate_limit("POST", "/graphql", reset_in=30, status=429,
+                                                               operation=QUERY),
+    "secondary 429 with Retry-After": lambda s: s.secondary_rate_limit("POST", "/graphql", retry_after=7,
+                                                                       operation=DELIVER),
+    "secondary 403 without Retry-After": lambda s: s.secondary_rate_limit("POST", "/graphql", retry_after=None,
+                                                                          status=403, operation=DELIVER),
+}
+FAULTS = [("rest", name) for name in REST_FAULTS] + [("graphql", name) for name in GRAPHQL_FAULTS]
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
-def test_one_branch_one_commit_one_pull_under_faults(server: GitHubServer, clock: FakeClock, fault: str) -> None:
-    injected = FAULTS[fault](server)
-    change = open_(github_forge(server, clock), web_service(2))
+@pytest.mark.parametrize(("api", "fault"), FAULTS)
+def test_one_branch_one_commit_one_pull_under_faults(server: GitHubServer, clock: FakeClock, api: str,
+                                                     fault: str) -> None:
+    injected = (REST_FAULTS if api == "rest" else GRAPHQL_FAULTS)[fault](server)
+    change = open_(github_forge(server, clock, api=api), web_service(2))
     assert injected.hits >= 1
     assert change.state == ChangeState.OPEN and change.wrote
     assert_exactly_one(server)
     assert max(clock.sleeps, default=0) <= 300
 
 
-def test_rate_limit_waits_for_the_reset(server: GitHubServer, clock: FakeClock) -> None:
-    server.primary_rate_limit("POST", r"/git/commits$", reset_in=30)
-    open_(github_forge(server, clock), web_service(1))
+@pytest.mark.parametrize(("api", "inject"), [
+    ("rest", lambda s: s.primary_rate_limit("POST", r"/git/commits$", reset_in=30)),
+    ("graphql", lambda s: s.graphql_rate_limit(DELIVER, reset_in=30)),
+])
+def test_rate_limit_waits_for_the_reset(server: GitHubServer, clock: FakeClock, api: str, inject: Any) -> None:
+    inject(server)
+    open_(github_forge(server, clock, api=api), web_service(1))
     assert any(25 <= s <= 40 for s in clock.sleeps)
 
 
-def test_secondary_limit_honours_retry_after_else_waits_a_minute_then_longer(server: GitHubServer,
-                                                                               clock: FakeClock) -> None:
-    server.secondary_rate_limit("POST", r"/pulls$", retry_after=7)
-    server.secondary_rate_limit("POST", r"/git/refs$", retry_after=None, status=403, times=2)
-    open_(github_forge(server, clock, pacer=WritePacer(per_minute=10**6, per_hour=10**6)), web_service(1))
-    assert clock.sleeps == [60, 120, 7]
+@pytest.mark.parametrize(("api", "path", "first", "second"), [
+    ("rest", "", r"/pulls$", r"/git/refs$"),
+    ("graphql", "/graphql", QUERY, DELIVER),
+])
+def test_secondary_limit_honours_retry_after_else_waits_a_minute_then_longer(
+        server: GitHubServer, clock: FakeClock, api: str, path: str, first: str, second: str) -> None:
+    if api == "rest":
+        server.secondary_rate_limit("POST", first, retry_after=7)
+        server.secondary_rate_limit("POST", second, retry_after=None, status=403, times=2)
+        expected = [60, 120, 7]
+    else:
+        server.secondary_rate_limit("POST", path, retry_after=7, operation=first)
+        server.secondary_rate_limit("POST", path, retry_after=None, status=403, times=2, operation=second)
+        expected = [7, 120, 240]  # one delivery round (query + mutation) is retried as a unit: waits escalate in it
+    open_(github_forge(server, clock, api=api, pacer=WritePacer(per_minute=10**6, per_hour=10**6)), web_service(1))
+    assert clock.sleeps == expected
 
 
-def test_rate_limit_beyond_the_cap_is_transient_with_retry_at(server: GitHubServer, clock: FakeClock) -> None:
-    server.primary_rate_limit(None, r"/pulls$", reset_in=3600)
-    forge = github_forge(server, clock, policy=RetryPolicy(wait_cap=300))
+@pytest.mark.parametrize(("api", "inject"), [
+    ("rest", lambda s: s.primary_rate_limit(None, r"/pulls$", reset_in=3600)),
+    ("graphql", lambda s: s.graphql_rate_limit(QUERY, reset_in=3600)),
+])
+def test_rate_limit_beyond_the_cap_is_transient_with_retry_at(server: GitHubServer, clock: FakeClock, api: str,
+                                                              inject: Any) -> None:
+    inject(server)
+    forge = github_forge(server, clock, api=api, policy=RetryPolicy(wait_cap=300))
     with pytest.raises(TransientError) as err:
         open_(forge, web_service(1))
     assert err.value.retry_at is not None
@@ -129,16 +221,19 @@ def test_rate_limit_beyond_the_cap_is_transient_with_retry_at(server: GitHubServ
     assert clock.sleeps == []
 
 
-def test_persistent_5xx_is_transient_after_backing_off(server: GitHubServer, clock: FakeClock) -> None:
-    server.fail("POST", r"/git/trees$", 503, times=100)
-    forge = github_forge(server, clock, policy=RetryPolicy(max_retries=3, backoff_base=2, backoff_max=60),
+@pytest.mark.parametrize(("api", "method", "path", "operation"), [
+    ("rest", "POST", r"/git/trees$", None), ("graphql", "POST", "/graphql", DELIVER)])
+def test_persistent_5xx_is_transient_after_backing_off(server: GitHubServer, clock: FakeClock, api: str, method: str,
+                                                       path: str, operation: str | None) -> None:
+    server.fail(method, path, 503, times=100, operation=operation)
+    forge = github_forge(server, clock, api=api, policy=RetryPolicy(max_retries=3, backoff_base=2, backoff_max=60),
                          pacer=WritePacer(per_minute=10**6, per_hour=10**6))
     with pytest.raises(TransientError, match="failed 4 times"):
         open_(forge, web_service(1))
     assert len(clock.sleeps) == 3
     for n, slept in enumerate(clock.sleeps):
         assert 2 * 2**n * 0.5 <= slept <= 2 * 2**n * 1.5  # exponential with jitter
-    assert len(server.calls_matching("POST", r"/git/trees$")) == 4
+    assert len(server.calls_matching(method, path, operation=operation)) == 4
 
 
 def test_fault_between_branch_and_pull_then_rerun_finishes_without_duplicates(server: GitHubServer,
@@ -154,45 +249,119 @@ def test_fault_between_branch_and_pull_then_rerun_finishes_without_duplicates(se
     assert_exactly_one(server)
 
 
-def test_slow_responses_time_out_and_are_retried_without_duplicates(server: GitHubServer, clock: FakeClock) -> None:
-    server.slow("POST", r"/pulls$", seconds=1.6)  # processed after the client gave up
-    server.slow("POST", r"/git/refs$", seconds=1.6)
-    change = open_(github_forge(server, clock, timeout=1), web_service(2))
-    assert change.state == ChangeState.OPEN
+@pytest.mark.parametrize("base_moved", [False, True])
+def test_graphql_branch_created_but_commit_not_then_rerun_finishes(server: GitHubServer, clock: FakeClock,
+                                                                    base_moved: bool) -> None:
+    """createRef ran, createCommitOnBranch did not (the mutation failed half way): the branch sits on the
+    base (or, once the base moved, on an older base commit) and carries nothing of its own."""
+    base = server.tip(REPO)
+    server.repos[REPO].refs["refs/heads/launchpad/req-7/infra"] = base
+    if base_moved:
+        server.commit(REPO, {"root.hcl": "moved\n"})
+    change = open_(github_forge(server, clock, api="graphql"), web_service(2))
+    assert change.wrote and change.state == ChangeState.OPEN
+    assert server.objects.read_commit(change.head_sha)["parents"] == [server.tip(REPO)]
     assert_exactly_one(server)
 
 
-def test_writes_are_paced_per_credential(server: GitHubServer, clock: FakeClock) -> None:
-    pacer = WritePacer(per_minute=6, per_hour=1000, clock=clock, sleep=clock.sleep)
-    forge = github_forge(server, clock, pacer=pacer)
-    open_(forge, web_service(1))  # 5 writes: tree, commit, ref, pull, labels; bucket holds 1, refills 1 per 10 s
-    assert pacer.waited == pytest.approx(40, abs=0.01) and sum(clock.sleeps) == pytest.approx(40, abs=0.01)
+def test_graphql_mutation_lost_every_time_then_rerun_finishes(server: GitHubServer, clock: FakeClock) -> None:
+    server.lose_response("POST", "/graphql", times=10, operation=DELIVER)
+    forge = github_forge(server, clock, api="graphql", policy=RetryPolicy(max_retries=0))
+    with pytest.raises(TransientError):
+        open_(forge, web_service(2))
+    assert len(server.pulls(REPO)) == 1  # it happened; the worker never heard
+    server.faults.clear()
+    again = open_(forge, web_service(2))
+    assert again.state == ChangeState.OPEN and [c.operation for c in server.calls[-2:]] == [QUERY, ""]
+    assert_exactly_one(server)
 
 
-def test_quota_is_read_from_the_last_response(server: GitHubServer, clock: FakeClock) -> None:
-    forge = github_forge(server, clock)
+@pytest.mark.parametrize(("api", "slow"), [
+    ("rest", [("POST", r"/pulls$", None), ("POST", r"/git/refs$", None)]),
+    ("graphql", [("POST", "/graphql", DELIVER)]),
+])
+def test_slow_responses_time_out_and_are_retried_without_duplicates(server: GitHubServer, clock: FakeClock, api: str,
+                                                                    slow: list[tuple[str, str, str | None]]) -> None:
+    for method, path, operation in slow:
+        server.slow(method, path, seconds=1.6, operation=operation)  # processed after the client gave up
+    change = open_(github_forge(server, clock, api=api, timeout=1), web_service(2))
+    assert change.state == ChangeState.OPEN
+    time.sleep(0.8)  # let the late one land: it must find its work done and change nothing
+    assert_exactly_one(server)
+
+
+@pytest.mark.parametrize(("api", "per_minute", "waited"), [
+    ("rest", 6, 30),  # 5 writes (tree, commit, ref, pull, labels); bucket of 2, refills 1 per 10 s
+    ("graphql", 6, 0),  # 2 writes (the mutation, labels)
+    ("graphql", 3, 20),  # bucket of 1, refills 1 per 20 s
+])
+def test_writes_are_paced_per_credential(server: GitHubServer, clock: FakeClock, api: str, per_minute: int,
+                                         waited: float) -> None:
+    pacer = WritePacer(per_minute=per_minute, per_hour=1000, clock=clock, sleep=clock.sleep)
+    forge = github_forge(server, clock, pacer=pacer, api=api)
+    open_(forge, web_service(1))
+    assert pacer.waited == pytest.approx(waited, abs=0.01) and sum(clock.sleeps) == pytest.approx(waited, abs=0.01)
+
+
+def test_the_default_pacing_lets_one_request_through_unpaced(server: GitHubServer, clock: FakeClock) -> None:
+    """A three-environment web service writes to 4 repositories: 20 writes over REST, 8 over GraphQL."""
+    for api in ("rest", "graphql"):
+        pacer = WritePacer(clock=clock, sleep=clock.sleep)
+        forge = github_forge(server, clock, pacer=pacer, api=api)
+        for n in range(4):
+            open_(forge, web_service(1), key=f"req-{api}-{n}/infra")
+        assert pacer.waited == 0
+
+
+@BOTH
+def test_quota_is_read_from_the_last_response(server: GitHubServer, clock: FakeClock, api: str) -> None:
+    forge = github_forge(server, clock, api=api)
     assert forge.quota().remaining == -1
     open_(forge, web_service(1))
     quota = forge.quota()
-    assert quota.limit == 5000 and quota.remaining == 5000 - len(server.calls) and quota.reset_at is not None
+    rest_calls = [c for c in server.calls if c.path != "/graphql"]  # the last call is REST in both modes (labels)
+    assert quota.limit == 5000 and quota.remaining == 5000 - len(rest_calls) and quota.reset_at is not None
 
 
-def test_bad_repository_name_and_missing_base(server: GitHubServer, clock: FakeClock) -> None:
-    forge = github_forge(server, clock)
+@BOTH
+def test_bad_repository_name_and_missing_base(server: GitHubServer, clock: FakeClock, api: str) -> None:
+    forge = github_forge(server, clock, api=api)
     with pytest.raises(PermanentError, match="owner/name"):
         forge.get_change("infra", "k")
+    with pytest.raises(PermanentError, match="owner/name"):
+        forge.open_change("infra", "k", web_service(1), title="t", body="b")
     with pytest.raises(PermanentError, match="base branch 'develop'"):
         forge.open_change(REPO, "k", web_service(1), title="t", body="b", base_branch="develop")
     with pytest.raises(PermanentError, match="not found"):
         forge.get_change("acme/nope", "k")
+    with pytest.raises(PermanentError, match="not found"):
+        forge.open_change("acme/nope", "k", web_service(1), title="t", body="b")
 
 
-def test_merge_change_merges_on_the_server(server: GitHubServer, clock: FakeClock) -> None:
-    forge = github_forge(server, clock)
+@BOTH
+def test_merge_change_merges_on_the_server(server: GitHubServer, clock: FakeClock, api: str) -> None:
+    forge = github_forge(server, clock, api=api)
     opened = open_(forge, web_service(1))
     merged = forge.merge_change(REPO, "req-7/infra")
     assert merged.state == ChangeState.MERGED and merged.merge_sha == server.tip(REPO)
     assert merged.number == opened.number and forge.merge_change(REPO, "req-7/infra").wrote is False
+
+
+def test_graphql_endpoint_for_github_com_and_enterprise(server: GitHubServer, clock: FakeClock) -> None:
+    """github.com: https://api.github.com -> /graphql; GitHub Enterprise: https://HOST/api/v3 -> /api/graphql."""
+    for n, api_url in enumerate([server.url, server.url + "/api/v3"]):
+        forge = GitHubForge(TokenCredential("ghp_endpoints00000000000000"), api_url=api_url, api="graphql",
+                            sleep=clock.sleep, clock=clock)
+        change = open_(forge, web_service(1), key=f"req-{n}/infra")
+        assert forge.get_change(REPO, f"req-{n}/infra") == change.model_copy(update={"wrote": False})
+    assert len(server.calls_matching("POST", "/graphql")) == 6
+
+
+def test_api_mode_is_checked(server: GitHubServer) -> None:
+    with pytest.raises(ValueError, match="graphql, rest"):
+        GitHubForge(TokenCredential("ghp_endpoints00000000000000"), api_url=server.api_url, api="soap")
+    with pytest.raises(ValueError, match="graphql, rest"):
+        ForgeRouter({"default": TokenCredential("ghp_endpoints00000000000000")}, api="soap")
 
 
 # --- acceptance 4: per-environment credentials ----------------------------------------------------
@@ -211,27 +380,30 @@ def app_key() -> tuple[str, str]:
     return private, public
 
 
-def router(server: GitHubServer, clock: FakeClock, **credentials: object) -> ForgeRouter:
+def router(server: GitHubServer, clock: FakeClock, api: str = "rest", **credentials: object) -> ForgeRouter:
     creds = credentials or {env: TokenCredential(token) for env, token in TOKENS.items()}
-    return ForgeRouter(creds, api_url=server.api_url, sleep=clock.sleep, clock=clock)  # type: ignore[arg-type]
+    return ForgeRouter(creds, api_url=server.api_url, sleep=clock.sleep, clock=clock, api=api)  # type: ignore[arg-type]
 
 
-def test_a_devel_request_uses_only_the_devel_token(server: GitHubServer, clock: FakeClock) -> None:
+@BOTH
+def test_a_devel_request_uses_only_the_devel_token(server: GitHubServer, clock: FakeClock, api: str) -> None:
     server.allow_tokens(*TOKENS.values())
     cs = web_service(2, ["devel"])
-    routes = router(server, clock)
+    routes = router(server, clock, api)
     forge = routes.forge_for(REPO, cs.environments)
     open_(forge, cs)
     forge.get_change(REPO, "req-7/infra")
     forge.close_change(REPO, "req-7/infra")
     assert server.calls and {c.token for c in server.calls} == {TOKENS["devel"]}
     assert routes.quotas()["devel"].remaining < 5000
+    assert server.calls_matching("POST", "/graphql") if api == "graphql" else not server.calls_matching(path="graphql")
 
 
-def test_each_environment_gets_its_own_token_and_mixed_sets_use_the_most_privileged(server: GitHubServer,
-                                                                                     clock: FakeClock) -> None:
+@BOTH
+def test_each_environment_gets_its_own_token_and_mixed_sets_use_the_most_privileged(
+        server: GitHubServer, clock: FakeClock, api: str) -> None:
     server.allow_tokens(*TOKENS.values())
-    routes = router(server, clock)
+    routes = router(server, clock, api)
     for n, envs in enumerate([["alpha"], ["prod"], ["devel", "prod"], ["pr-123"], []]):
         server.reset_calls()
         open_(routes.forge_for(REPO, envs), web_service(1, envs or ["shared"]), key=f"req-{n}/infra")
@@ -250,19 +422,20 @@ def test_organisation_specific_credentials_win(server: GitHubServer, clock: Fake
         routes.forge_for("other/infra", ["devel"])
 
 
+@BOTH
 def test_github_app_installation_tokens_are_fetched_once_and_refreshed_on_expiry(
-        server: GitHubServer, clock: FakeClock, app_key: tuple[str, str]) -> None:
+        server: GitHubServer, clock: FakeClock, app_key: tuple[str, str], api: str) -> None:
     private, public = app_key
     server.register_app(42, public, [7])
     server.allow_tokens(TOKENS["devel"])
-    routes = router(server, clock, devel=TokenCredential(TOKENS["devel"]),
+    routes = router(server, clock, api, devel=TokenCredential(TOKENS["devel"]),
                     prod=make_credential(app_id=42, private_key=private, installation_id=7))
     prod = routes.forge_for(REPO, ["prod"])
     open_(prod, web_service(1, ["prod"]))
     prod.get_change(REPO, "req-7/infra")
     grants = server.calls_matching("POST", r"/app/installations/7/access_tokens$")
     assert len(grants) == 1 and grants[0].token is not None and grants[0].token.count(".") == 2  # a JWT
-    repo_tokens = {c.token for c in server.calls_matching(path="/repos/")}
+    repo_tokens = {c.token for c in server.calls_matching(repo=REPO)}
     assert len(repo_tokens) == 1 and next(iter(repo_tokens)) in server.installation_tokens  # type: ignore[operator]
     clock.now += 3600  # past the one-hour expiry
     prod.get_change(REPO, "req-7/infra")
@@ -287,13 +460,14 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFi
     yield caplog
 
 
+@BOTH
 def test_tokens_never_reach_logs_messages_or_reprs(server: GitHubServer, clock: FakeClock, app_key: tuple[str, str],
-                                                   debug_logs: pytest.LogCaptureFixture) -> None:
+                                                   debug_logs: pytest.LogCaptureFixture, api: str) -> None:
     private, public = app_key
     server.register_app(42, public, [7])
     server.allow_tokens(TOKENS["prod"])
     app = AppCredential(app_id=42, private_key=private, installation_id=7)
-    routes = router(server, clock, prod=TokenCredential(TOKENS["prod"]), devel=app,
+    routes = router(server, clock, api, prod=TokenCredential(TOKENS["prod"]), devel=app,
                     alpha=TokenCredential("ghp_wrong00000000000000000000"))
     texts: list[str] = [repr(routes), repr(app), repr(TokenCredential(TOKENS["prod"]))]
     open_(routes.forge_for(REPO, ["devel"]), web_service(1, ["devel"]))
@@ -302,11 +476,17 @@ def test_tokens_never_reach_logs_messages_or_reprs(server: GitHubServer, clock: 
     with pytest.raises(PermanentError) as bad:
         open_(routes.forge_for(REPO, ["alpha"]), web_service(1, ["alpha"]), key="req-9/infra")
     texts += [str(bad.value), repr(bad.value)]
-    server.fail("POST", r"/git/trees$", 403)
+    if api == "rest":
+        server.fail("POST", r"/git/trees$", 403)
+    else:
+        server.fail("POST", "/graphql", 403, operation=DELIVER)
     with pytest.raises(PermanentError) as forbidden:
         open_(routes.forge_for(REPO, ["prod"]), web_service(1, ["prod"]), key="req-10/infra")
     texts += [str(forbidden.value)]
-    server.primary_rate_limit(None, r"/pulls$", reset_in=3600)
+    if api == "rest":
+        server.primary_rate_limit(None, r"/pulls$", reset_in=3600)
+    else:
+        server.graphql_rate_limit(QUERY, reset_in=3600)
     with pytest.raises(TransientError) as limited:
         open_(routes.forge_for(REPO, ["prod"]), web_service(1, ["prod"]), key="req-11/infra")
     texts += [str(limited.value)]
@@ -317,3 +497,14 @@ def test_tokens_never_reach_logs_messages_or_reprs(server: GitHubServer, clock: 
                *server.installation_tokens]
     for secret in secrets:
         assert secret not in everything
+
+
+def test_graphql_refusal_for_missing_permission_is_permanent_and_names_the_fix(server: GitHubServer,
+                                                                              clock: FakeClock) -> None:
+    server.add_fault(Fault("POST", "/graphql", status=200, operation=DELIVER, payload={
+        "data": {"createRef": None, "createCommitOnBranch": None, "createPullRequest": None},
+        "errors": [{"type": "FORBIDDEN", "path": ["createRef"],
+                    "message": "Resource not accessible by personal access token"}]}))
+    with pytest.raises(PermanentError, match=r"may not write to acme/infra .*docs/forge\.md"):
+        open_(github_forge(server, clock, api="graphql"), web_service(1))
+    assert len(server.calls_matching(operation=DELIVER)) == 1  # not retried

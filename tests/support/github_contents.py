@@ -1,14 +1,12 @@
-"""The local GitHub server plus the Contents API's writes (create, update, delete one file per commit)
-and GitHub's refusal to open a pull request whose head the base already contains.
+"""The local GitHub server plus the Contents API's writes (create, update, delete one file per commit).
 
 `GitHubServer` speaks what LaunchPad's forge uses; a naive script (the delivery benchmark's baseline,
 `bench/baseline.py`) writes one file per call with `PUT /repos/{owner}/{repo}/contents/{path}` the way
 PyGithub's `create_file`/`update_file`/`delete_file` do. This subclass adds those endpoints, answering
 as GitHub does: each write is one commit on the branch (default: the repository's default branch);
 updating or deleting needs the current blob `sha` (422 when missing, 409 when stale); creating a path
-that exists without its sha is a 422. Opening a pull request whose head is already in the base (e.g. a
-request that arrives late, after the first PR from that branch was merged) is refused with 422 "No
-commits between", as GitHub does. It records, times and faults calls exactly like its parent.
+that exists without its sha is a 422. It records, times and faults calls exactly like its parent (which
+also refuses, as GitHub does, a pull request whose head the base already contains: "No commits between").
 Test and benchmark support only; it does not change `tests/support/github_server.py`.
 """
 
@@ -19,15 +17,16 @@ import re
 import time
 from typing import Any
 
-from tests.support.github_server import ApiError, GitHubServer, Repo, _person, _set_ref
+from tests.support.github_server import ApiError, GitHubServer, Pull, Repo, _person, _set_ref
 
 
 class ContentsGitHubServer(GitHubServer):
-    """GitHubServer + PUT/DELETE /contents/{path}; also remembers when each pull request was opened."""
+    """GitHubServer + PUT/DELETE /contents/{path}; also remembers when each pull request was opened (REST
+    POST /pulls or GraphQL createPullRequest)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.pulls_opened_at: list[float] = []  # time.perf_counter() of every successful POST /pulls
+        self.pulls_opened_at: list[float] = []  # time.perf_counter() of every pull request opened
 
     def __enter__(self) -> ContentsGitHubServer:
         self.start()
@@ -38,18 +37,12 @@ class ContentsGitHubServer(GitHubServer):
         m = re.fullmatch(r"/contents/(.+)", sub)
         if m and method in ("PUT", "DELETE"):
             return self._write_contents(repo, method, m.group(1), body if isinstance(body, dict) else {})
-        status, payload = super()._repo_route(repo, method, sub, query, body)
-        if sub == "/pulls" and method == "POST" and status == 201:
-            self.pulls_opened_at.append(time.perf_counter())
-        return status, payload
+        return super()._repo_route(repo, method, sub, query, body)
 
-    def _create_pull(self, repo: Repo, body: dict[str, Any]) -> tuple[int, Any]:
-        head, base = str(body.get("head", "")).split(":", 1)[-1], str(body.get("base", ""))
-        head_sha, base_sha = repo.refs.get(f"refs/heads/{head}"), repo.refs.get(f"refs/heads/{base}")
-        if head_sha and base_sha and head_sha in self.objects.ancestors(base_sha):
-            raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
-                                                      "message": f"No commits between {base} and {head}"}])
-        return super()._create_pull(repo, body)
+    def open_pull_request(self, repo: Repo, head: str, base: str, title: str, body: str) -> Pull:
+        pull = super().open_pull_request(repo, head, base, title, body)
+        self.pulls_opened_at.append(time.perf_counter())
+        return pull
 
     def _write_contents(self, repo: Repo, method: str, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         branch = body.get("branch") or repo.default_branch

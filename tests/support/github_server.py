@@ -31,6 +31,7 @@ from typing import Any
 import jwt
 
 API_PREFIX = "/api/v3"
+GRAPHQL_PATH = "/graphql"  # github.com: https://api.github.com/graphql; GHE style: /api/graphql (both served)
 _TREE_MODE = "40000"
 
 
@@ -48,24 +49,41 @@ class ApiError(Exception):
 
 @dataclass
 class Call:
+    """One HTTP request as the server saw it. A GraphQL POST is one call whatever it asks: `kind` is
+    'query' or 'mutation', `operation` its operation name, `fields` its root fields in order, and
+    `repos` the repositories it named or touched (REST: the one in its path)."""
+
     method: str
     path: str
     query: dict[str, str]
     token: str | None
     status: int = 0
+    kind: str = ""
+    operation: str = ""
+    fields: tuple[str, ...] = ()
+    repos: tuple[str, ...] = ()
 
     @property
     def is_write(self) -> bool:
+        if self.path == GRAPHQL_PATH:
+            return self.kind == "mutation"
         return self.method != "GET"
+
+    @property
+    def label(self) -> str:
+        """What a fault's `operation` pattern is searched in: 'Name kind field,field owner/repo ...'."""
+        return f"{self.operation} {self.kind} {','.join(self.fields)} {' '.join(self.repos)}".strip()
 
 
 @dataclass
 class Fault:
     """A rule: the next `times` calls matching method and path regex get this treatment.
 
-    `status` answers with that error before doing anything; `delay` sleeps first (then processes,
-    so a client that timed out may find its work done); `lose_response` processes the call and then
-    answers `status` anyway (the effect happened, the client saw a failure)."""
+    `status` answers with that error before doing anything (with `payload` as the body when given,
+    e.g. GraphQL's 200 + RATE_LIMITED); `delay` sleeps first (then processes, so a client that timed
+    out may find its work done); `lose_response` processes the call and then answers `status` anyway
+    (the effect happened, the client saw a failure). `operation`, when set, must also be found (a
+    regex) in the call's `label`, so a fault can aim at one GraphQL operation, field or repository."""
 
     method: str | None
     path: str
@@ -77,9 +95,12 @@ class Fault:
     times: int = 1
     skip: int = 0
     hits: int = 0
+    operation: str | None = None
+    payload: Any = None
 
-    def matches(self, method: str, path: str) -> bool:
-        return (self.method is None or self.method == method) and re.search(self.path, path) is not None
+    def matches(self, method: str, path: str, label: str = "") -> bool:
+        return ((self.method is None or self.method == method) and re.search(self.path, path) is not None
+                and (self.operation is None or re.search(self.operation, label) is not None))
 
 
 # --- git objects ------------------------------------------------------------------------------
@@ -232,6 +253,24 @@ class App:
     installations: set[int]
 
 
+def node_id(kind: str, *parts: object) -> str:
+    """A global node id as REST's `node_id` and GraphQL's `id` give it (opaque to clients; here the kind
+    and what names the object, so the server can find it again)."""
+    raw = "\x1f".join(str(p) for p in parts).encode()
+    return f"{kind}_{base64.urlsafe_b64encode(raw).decode().rstrip('=')}"
+
+
+def parse_node_id(value: str) -> tuple[str, list[str]] | None:
+    kind, sep, encoded = value.partition("_")
+    if not sep or not encoded:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return kind, raw.split("\x1f")
+
+
 def _now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -250,6 +289,7 @@ class GitHubServer:
         self.apps: dict[int, App] = {}
         self.installation_tokens: dict[str, tuple[int, datetime]] = {}
         self.remaining: dict[str | None, int] = {}
+        self.graphql_remaining: dict[str | None, int] = {}
         self._lock = threading.RLock()
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -298,36 +338,51 @@ class GitHubServer:
             self.faults.append(fault)
         return fault
 
-    def fail(self, method: str | None, path: str, status: int = 500, *, times: int = 1, skip: int = 0) -> Fault:
-        return self.add_fault(Fault(method, path, status=status, times=times, skip=skip,
+    def fail(self, method: str | None, path: str, status: int = 500, *, times: int = 1, skip: int = 0,
+             operation: str | None = None) -> Fault:
+        return self.add_fault(Fault(method, path, status=status, times=times, skip=skip, operation=operation,
                                     message="Server Error" if status >= 500 else "Error"))
 
     def primary_rate_limit(self, method: str | None, path: str, *, reset_in: int = 30, status: int = 403,
-                           times: int = 1) -> Fault:
-        reset = int(time.time()) + reset_in
-        return self.add_fault(Fault(method, path, status=status, times=times,
+                           times: int = 1, operation: str | None = None) -> Fault:
+        return self.add_fault(Fault(method, path, status=status, times=times, operation=operation,
                                     message="API rate limit exceeded for installation ID 1.",
-                                    headers={"x-ratelimit-remaining": "0", "x-ratelimit-limit": str(self.rate_limit),
-                                             "x-ratelimit-reset": str(reset), "x-ratelimit-used": "5000"}))
+                                    headers=self._exhausted(reset_in)))
+
+    def graphql_rate_limit(self, operation: str | None = None, *, reset_in: int = 30, times: int = 1) -> Fault:
+        """GraphQL's primary rate limit as GitHub reports it: HTTP 200, an error of type RATE_LIMITED, and
+        the x-ratelimit-* headers at zero (nothing is executed)."""
+        payload = {"data": None, "errors": [{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user "
+                                             "ID 1. If you reach out to GitHub Support for help, please include the "
+                                             "request ID 0000:0000:0000000:0000000:00000000."}]}
+        return self.add_fault(Fault("POST", GRAPHQL_PATH, status=200, times=times, operation=operation,
+                                    payload=payload, headers={**self._exhausted(reset_in),
+                                                              "x-ratelimit-resource": "graphql"}))
+
+    def _exhausted(self, reset_in: int) -> dict[str, str]:
+        return {"x-ratelimit-remaining": "0", "x-ratelimit-limit": str(self.rate_limit),
+                "x-ratelimit-reset": str(int(time.time()) + reset_in), "x-ratelimit-used": str(self.rate_limit)}
 
     def secondary_rate_limit(self, method: str | None, path: str, *, retry_after: int | None = 7, status: int = 429,
-                             times: int = 1) -> Fault:
+                             times: int = 1, operation: str | None = None) -> Fault:
         headers = {} if retry_after is None else {"retry-after": str(retry_after)}
-        return self.add_fault(Fault(method, path, status=status, times=times, headers=headers,
+        return self.add_fault(Fault(method, path, status=status, times=times, headers=headers, operation=operation,
                                     message="You have exceeded a secondary rate limit. "
                                             "Please wait a few minutes before you try again."))
 
-    def slow(self, method: str | None, path: str, seconds: float, *, times: int = 1) -> Fault:
-        return self.add_fault(Fault(method, path, delay=seconds, times=times))
+    def slow(self, method: str | None, path: str, seconds: float, *, times: int = 1,
+             operation: str | None = None) -> Fault:
+        return self.add_fault(Fault(method, path, delay=seconds, times=times, operation=operation))
 
-    def lose_response(self, method: str | None, path: str, status: int = 502, *, times: int = 1) -> Fault:
-        return self.add_fault(Fault(method, path, status=status, lose_response=True, times=times,
+    def lose_response(self, method: str | None, path: str, status: int = 502, *, times: int = 1,
+                      operation: str | None = None) -> Fault:
+        return self.add_fault(Fault(method, path, status=status, lose_response=True, times=times, operation=operation,
                                     message="Bad Gateway"))
 
-    def _take_fault(self, method: str, path: str) -> Fault | None:
+    def _take_fault(self, call: Call) -> Fault | None:
         with self._lock:
             for fault in self.faults:
-                if fault.times > 0 and fault.matches(method, path):
+                if fault.times > 0 and fault.matches(call.method, call.path, call.label):
                     if fault.skip > 0:
                         fault.skip -= 1
                         continue
@@ -413,9 +468,14 @@ class GitHubServer:
             entry = self.objects.flatten(self.objects.read_commit(sha)["tree"]).get(path)
             return None if entry is None else self.objects.read_blob(entry[1]).decode()
 
-    def calls_matching(self, method: str | None = None, path: str = "") -> list[Call]:
+    def calls_matching(self, method: str | None = None, path: str = "", *, repo: str | None = None,
+                       operation: str | None = None) -> list[Call]:
+        """Calls by method, path regex, repository (REST path or what a GraphQL call named or touched)
+        and `operation` regex searched in the call's label."""
         with self._lock:
-            return [c for c in self.calls if (method is None or c.method == method) and re.search(path, c.path)]
+            return [c for c in self.calls if (method is None or c.method == method) and re.search(path, c.path)
+                    and (repo is None or repo in c.repos)
+                    and (operation is None or re.search(operation, c.label) is not None)]
 
     def reset_calls(self) -> None:
         with self._lock:
@@ -425,41 +485,63 @@ class GitHubServer:
 
     def handle(self, method: str, raw_path: str, headers: dict[str, str],
                body: bytes) -> tuple[int, dict[str, str], Any]:
+        from tests.support import github_graphql  # it builds on this module's model
+
         parsed = urllib.parse.urlsplit(raw_path)
         path = urllib.parse.unquote(parsed.path)
-        if path.startswith(API_PREFIX):
+        if path in ("/api" + GRAPHQL_PATH, GRAPHQL_PATH):
+            path = GRAPHQL_PATH
+        elif path.startswith(API_PREFIX):
             path = path[len(API_PREFIX):]
         query = dict(urllib.parse.parse_qsl(parsed.query))
         token = _token_of(headers.get("authorization", ""))
         call = Call(method, path, query, token)
+        graphql = path == GRAPHQL_PATH
+        if graphql:
+            operation = github_graphql.describe(body)
+            call.kind, call.operation, call.fields, call.repos = (operation.kind, operation.name, operation.fields,
+                                                                  operation.repos)
+        else:
+            m = re.match(r"/repos/([^/]+/[^/]+)", path)
+            call.repos = (m.group(1),) if m else ()
         with self._lock:
             self.calls.append(call)
         if self.latency_seconds:
             time.sleep(self.latency_seconds)
-        fault = self._take_fault(method, path)
+        fault = self._take_fault(call)
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         status, extra, payload = 500, {}, None
         try:
             if fault is not None and fault.status is not None and not fault.lose_response:
+                if fault.payload is not None:
+                    call.status = fault.status
+                    return fault.status, {**self._rate_headers(token, graphql), **fault.headers}, fault.payload
                 raise ApiError(fault.status, fault.message, headers=fault.headers)
             self._authenticate(path, token)
             with self._lock:
-                status, payload = self._route(method, path, query, _json(body), token)
+                if graphql:
+                    if method != "POST":
+                        raise ApiError(404, "Not Found")
+                    status, payload = 200, github_graphql.execute(self, _json(body), call)
+                else:
+                    status, payload = self._route(method, path, query, _json(body), token)
             if fault is not None and fault.lose_response:
                 raise ApiError(fault.status or 502, fault.message, headers=fault.headers)
         except ApiError as err:
             status, extra, payload = err.status, err.headers, err.body
         call.status = status
-        return status, {**self._rate_headers(token), **extra}, payload
+        return status, {**self._rate_headers(token, graphql), **extra}, payload
 
-    def _rate_headers(self, token: str | None) -> dict[str, str]:
+    def _rate_headers(self, token: str | None, graphql: bool = False) -> dict[str, str]:
+        """REST ('core') and GraphQL have separate budgets per token, as on GitHub (here: 1 per call)."""
+        pool = self.graphql_remaining if graphql else self.remaining
         with self._lock:
-            left = self.remaining.get(token, self.rate_limit) - 1
-            self.remaining[token] = max(left, 0)
+            left = pool.get(token, self.rate_limit) - 1
+            pool[token] = max(left, 0)
         return {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(max(left, 0)),
                 "x-ratelimit-reset": str(int(time.time()) + 3600), "x-ratelimit-used": str(self.rate_limit - left),
-                "x-ratelimit-resource": "core"}
+                "x-ratelimit-resource": "graphql" if graphql else "core"}
 
     def _authenticate(self, path: str, token: str | None) -> None:
         if path.startswith("/app/"):
@@ -492,7 +574,10 @@ class GitHubServer:
             left = self.remaining.get(token, self.rate_limit)
             core = {"limit": self.rate_limit, "remaining": left, "reset": int(time.time()) + 3600,
                     "used": self.rate_limit - left}
-            return 200, {"resources": {"core": core}, "rate": core}
+            points = self.graphql_remaining.get(token, self.rate_limit)
+            graphql = {"limit": self.rate_limit, "remaining": points, "reset": int(time.time()) + 3600,
+                       "used": self.rate_limit - points}
+            return 200, {"resources": {"core": core, "graphql": graphql}, "rate": core}
         m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
         if m and method == "POST":
             return self._access_token(int(m.group(1)), token)
@@ -751,19 +836,28 @@ class GitHubServer:
         return out
 
     def _create_pull(self, repo: Repo, body: dict[str, Any]) -> tuple[int, Any]:
-        head, base = body.get("head", ""), body.get("base", "")
-        head = head.split(":", 1)[-1]
-        if f"refs/heads/{head}" not in repo.refs or f"refs/heads/{base}" not in repo.refs:
+        pull = self.open_pull_request(repo, str(body.get("head", "")).split(":", 1)[-1], str(body.get("base", "")),
+                                      str(body.get("title", "")), body.get("body") or "")
+        return 201, self._pull_json(repo, pull, full=True)
+
+    def open_pull_request(self, repo: Repo, head: str, base: str, title: str, body: str) -> Pull:
+        """Open a pull request as GitHub does (REST and GraphQL): both branches must exist, the head must
+        have commits the base lacks ("No commits between", e.g. a head already merged), and only one open
+        pull request per head and base."""
+        head_sha, base_sha = repo.refs.get(f"refs/heads/{head}"), repo.refs.get(f"refs/heads/{base}")
+        if head_sha is None or base_sha is None:
             raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "field": "head", "code": "invalid"}])
+        if head_sha in self.objects.ancestors(base_sha):
+            raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
+                                                      "message": f"No commits between {base} and {head}"}])
         if any(p.head == head and p.base == base and p.state == "open" for p in repo.pulls.values()):
             owner = repo.full_name.split("/")[0]
             raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
                                                       "message": f"A pull request already exists for {owner}:{head}."}])
-        pull = Pull(number=repo.next_number, title=body.get("title", ""), body=body.get("body") or "",
-                    head=head, base=base, head_sha=repo.refs[f"refs/heads/{head}"])
+        pull = Pull(number=repo.next_number, title=title, body=body, head=head, base=base, head_sha=head_sha)
         repo.next_number += 1
         repo.pulls[pull.number] = pull
-        return 201, self._pull_json(repo, pull, full=True)
+        return pull
 
     def _pull(self, repo: Repo, number: int) -> Pull:
         if number not in repo.pulls:
@@ -802,7 +896,8 @@ class GitHubServer:
 
     def _repo_json(self, repo: Repo) -> dict[str, Any]:
         owner, name = repo.full_name.split("/")
-        return {"id": abs(hash(repo.full_name)) % 10**8, "name": name, "full_name": repo.full_name,
+        return {"id": abs(hash(repo.full_name)) % 10**8, "node_id": node_id("R", repo.full_name), "name": name,
+                "full_name": repo.full_name,
                 "owner": {"login": owner, "id": 1, "type": "Organization"}, "private": True,
                 "default_branch": repo.default_branch, "url": f"{self.api_url}/repos/{repo.full_name}",
                 "html_url": f"{self.url}/{repo.full_name}"}
@@ -810,13 +905,13 @@ class GitHubServer:
     def _ref_json(self, repo: Repo, ref: str) -> dict[str, Any]:
         base = f"{self.api_url}/repos/{repo.full_name}/git"
         sha = repo.refs[ref]
-        return {"ref": ref, "node_id": "REF_" + sha[:8], "url": f"{base}/{ref}",
+        return {"ref": ref, "node_id": node_id("REF", repo.full_name, ref), "url": f"{base}/{ref}",
                 "object": {"sha": sha, "type": "commit", "url": f"{base}/commits/{sha}"}}
 
     def _git_commit_json(self, repo: Repo, sha: str) -> dict[str, Any]:
         info = self.objects.read_commit(sha)
         base = f"{self.api_url}/repos/{repo.full_name}/git"
-        return {"sha": sha, "node_id": "C_" + sha[:8], "url": f"{base}/commits/{sha}",
+        return {"sha": sha, "node_id": node_id("C", repo.full_name, sha), "url": f"{base}/commits/{sha}",
                 "html_url": f"{self.url}/{repo.full_name}/commit/{sha}", "author": info["author"],
                 "committer": info["committer"], "message": info["message"],
                 "tree": {"sha": info["tree"], "url": f"{base}/trees/{info['tree']}"},
@@ -827,8 +922,8 @@ class GitHubServer:
         git_commit = self._git_commit_json(repo, sha)
         git_commit.pop("sha")
         url = f"{self.api_url}/repos/{repo.full_name}/commits/{sha}"
-        return {"sha": sha, "node_id": "C_" + sha[:8], "url": url, "html_url": git_commit["html_url"],
-                "commit": git_commit, "author": None, "committer": None,
+        return {"sha": sha, "node_id": node_id("C", repo.full_name, sha), "url": url,
+                "html_url": git_commit["html_url"], "commit": git_commit, "author": None, "committer": None,
                 "parents": [{"sha": p["sha"], "url": p["url"]} for p in git_commit["parents"]]}
 
     def _tree_json(self, repo: Repo, sha: str, *, recursive: bool) -> dict[str, Any]:
@@ -860,7 +955,8 @@ class GitHubServer:
         user = {"login": "launchpad[bot]", "id": 2, "type": "Bot"}
         repo_json = self._repo_json(repo)
         data: dict[str, Any] = {
-            "url": f"{base}/pulls/{pull.number}", "id": 1000 + pull.number, "node_id": f"PR_{pull.number}",
+            "url": f"{base}/pulls/{pull.number}", "id": 1000 + pull.number,
+            "node_id": node_id("PR", repo.full_name, pull.number),
             "html_url": f"{self.url}/{repo.full_name}/pull/{pull.number}", "issue_url": f"{base}/issues/{pull.number}",
             "number": pull.number, "state": pull.state, "locked": False, "title": pull.title, "user": user,
             "body": pull.body, "labels": [self._label_json(repo, n) for n in pull.labels],
