@@ -56,6 +56,10 @@ class Settings(BaseSettings):
         description="per environment name (or 'default'); e.g. LAUNCHPAD_GITHUB_CREDENTIALS__PROD__TOKEN")
     github_rate_limit_wait_cap_seconds: int = Field(default=300,
                                                     description="longest wait for a primary rate-limit reset")
+    github_api_mode: Literal["graphql", "rest"] = Field(
+        default="graphql",
+        description="graphql: 3 calls per new pull request, 1 per check; rest: the Git Data API (7 calls), the "
+                    "fallback where GraphQL is unavailable; see docs/forge.md")
     github_writes_per_minute: int = Field(default=60, description="pace content-creating calls (GitHub caps ~80)")
     github_timeout_seconds: float = 15.0
     github_max_retries: int = 5

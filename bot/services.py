@@ -90,7 +90,7 @@ def _forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:
                          wait_cap=float(settings.github_rate_limit_wait_cap_seconds))
     return ForgeRouter(credentials, api_url=settings.github_api_url, policy=policy,
                        writes_per_minute=settings.github_writes_per_minute,
-                       timeout=settings.github_timeout_seconds), None
+                       timeout=settings.github_timeout_seconds, api=settings.github_api_mode), None
 
 
 def _resolver(settings: Settings, ctx: RenderContext) -> BindingResolver:

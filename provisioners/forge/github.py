@@ -203,6 +203,11 @@ class GitHubForge:
         assert merged is not None
         return self._change(repo, key, merged, wrote=True)
 
+    @property
+    def pacer(self) -> WritePacer:
+        """This credential's write pacer."""
+        return self._pacer
+
     def quota(self) -> Quota:
         """Remaining primary rate limit of this credential, from the last response (no API call)."""
         client = self._client

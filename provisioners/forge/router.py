@@ -79,6 +79,11 @@ class ForgeRouter:
                 self._forges[name] = forge
             return forge
 
+    def write_waits(self) -> dict[str, float]:
+        """Seconds each credential's write pacer has made writes wait so far (for metrics and benchmarks)."""
+        with self._lock:
+            return {name: forge.pacer.waited for name, forge in self._forges.items()}
+
     def quotas(self) -> dict[str, Quota]:
         """Remaining primary rate limit per credential used so far (no API call; for metrics)."""
         with self._lock:
