@@ -32,7 +32,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    for name, team in (("ranking-api", "search"), ("suggest-api", "search"), ("ledger-api", "payments")):
+    for name, team in (("ranking-api", "search"), ("ledger-api", "payments")):
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(spec(name, team=team)))
         code, _, err = run(capsys, "new", str(path), "--wait")
@@ -46,7 +46,7 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
     code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre", "--dry-run")
     assert code == 0, err
-    assert "2 of 2 matching service(s) change: 2 file(s), one pull request per repository: gitops (2 files)" in out
+    assert "1 of 1 matching service(s) change: 1 file(s), one pull request per repository: gitops (1 file)" in out
     assert "gitops: teams/search/services/ranking-api/devel.yaml" in out and "ledger-api" not in out
     assert "Approval: none" in out and "Dry run: nothing was submitted" in out
     code, out, _ = run(capsys, "list")
@@ -54,13 +54,13 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
     code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre", "--wait")
     assert code == 0, err
-    assert "Request #4: bulk 2 services (team search; devel) by cli:alice" in out
-    assert "Opened PR #" in out and "#4 succeeded" in out
-    code, out, _ = run(capsys, "audit", "suggest-api")
+    assert "Request #3: bulk 1 service (team search; devel) by cli:alice" in out
+    assert "Opened PR #" in out and "#3 succeeded" in out
+    code, out, _ = run(capsys, "audit", "ranking-api")
     assert "bulk.submitted" in out and "service.changed: bulk: chart revision v1.1.0 for team search" in out
 
     code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre")
-    assert code == 1 and "nothing to change: 2 service(s) match team search" in err
+    assert code == 1 and "nothing to change: 1 service(s) match team search" in err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
