@@ -130,7 +130,7 @@ def state_query(paths: Sequence[str]) -> str:
     id
     base: ref(qualifiedName: $base) {{
       target {{ oid ... on Commit {{ tree {{ oid }} {files} }} }}
-      compare(headRef: $head) {{ aheadBy }}
+      compare(headRef: $branch) {{ aheadBy }}
     }}
     head: ref(qualifiedName: $head) {{
       id

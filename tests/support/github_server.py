@@ -1,16 +1,20 @@
-"""A local GitHub REST API on 127.0.0.1 for tests: real PyGithub talks to it over real HTTP.
+"""A local GitHub API (REST and GraphQL) on 127.0.0.1 for tests: real PyGithub talks to it over real HTTP.
 
-It speaks the endpoints LaunchPad's forge uses (branches, git refs/trees/commits/blobs, pulls,
-issue labels, compare, contents, app installation tokens, rate_limit), stores real git objects
-(blobs, trees and commits encoded exactly as git does, so every sha is the sha git would compute),
-records every call (method, path, query, token, status) and injects faults by rule: 5xx, primary
-and secondary rate limits, slow responses, and "processed but the response was lost".
+It speaks the REST endpoints LaunchPad's forge uses (branches, git refs/trees/commits/blobs, pulls,
+issue labels, compare, contents, app installation tokens, rate_limit) and GraphQL at `/graphql` and
+`/api/graphql` (`github_graphql.py`: a real schema resolved over this same model, so both APIs see
+one state), stores real git objects (blobs, trees and commits encoded exactly as git does, so every
+sha is the sha git would compute), records every call (method, path, query, token, status; for
+GraphQL also the operation, its kind, root fields and repositories) with separate REST and GraphQL
+rate-limit budgets, and injects faults by rule: 5xx, primary and secondary rate limits (GraphQL's
+200 + RATE_LIMITED too), slow responses, and "processed but the response was lost".
 It is test support only: nothing in `bot/` or `provisioners/` may import it.
 
     with GitHubServer() as gh:
         gh.seed_repo("acme/infra", {"README.md": "hi\\n"})
         Github(base_url=gh.api_url, auth=Auth.Token("t"), retry=None)...
         gh.fail("POST", r"/pulls$", status=502)
+        gh.lose_response("POST", "/graphql", operation="createPullRequest.*acme/infra")
 """
 
 from __future__ import annotations
