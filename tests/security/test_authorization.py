@@ -24,6 +24,7 @@ from bot.services import Services
 from bot.workflow.api import Actor, NotAllowed, RequestInfo, State
 from bot.workflow.service import WorkflowService
 from bot.workflow.steps import forge_key
+from provisioners.bulk import BulkChange, Selector
 from provisioners.errors import PermanentError
 from provisioners.forge.local import LocalForge
 from provisioners.platform import PlatformConfig, Team
@@ -129,10 +130,8 @@ def act(action: str, actor: Actor, wf: WorkflowService, world: World, request: p
     if action in ("approve", "deny"):
         return wf.decide(world.gated, world.gate, actor, action == "approve", "reviewed in the authz matrix")
     if action == "bulk":
-        if not hasattr(wf, "submit_bulk"):
-            pytest.skip("`launchpad bulk` does not exist yet (no WorkflowService.submit_bulk): its column says "
-                        "requester refused, other team's member refused, SRE allowed")
-        pytest.skip("`launchpad bulk` exists: drive its cell here (requester refused, other team refused, SRE allowed)")
+        return wf.submit_bulk(Selector(services=["live-api"]),
+                              BulkChange(kind="module_version", target="ecr", value="3.3.0"), actor)
     if action == "password reset for someone else":
         passwords: ConsolePasswords = request.getfixturevalue("passwords")
         own = IAM_USERS[actor.id]
@@ -157,10 +156,10 @@ def check_allowed(action: str, actor: Actor, result: Any, request: pytest.Fixtur
         return
     assert isinstance(result, RequestInfo)
     expected = {"new": State.PENDING, "retry": State.PENDING, "delete": State.PENDING, "approve": State.RUNNING,
-                "deny": State.FAILED}[action]
+                "deny": State.FAILED, "bulk": State.PENDING}[action]
     assert result.state == expected
-    if action == "delete":
-        assert result.kind == "delete"
+    if action in ("delete", "bulk"):
+        assert result.kind == action
 
 
 @pytest.mark.parametrize(("action", "role", "outcome"), CELLS, ids=[f"{a}-{r}" for a, r, _ in CELLS])
