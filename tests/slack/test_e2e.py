@@ -93,7 +93,7 @@ def test_new_service_from_slack_to_merged_pull_requests(on_github: Launchpad, gi
     opened = [(repo, p.number) for repo in REPOS for p in github.pulls(repo)]
     assert opened, "a pull request was opened on the GitHub server"
     assert all(p.state == "open" for repo in REPOS for p in github.pulls(repo))
-    assert github.calls_matching("POST", r"/pulls$"), "PyGithub created it over HTTP"
+    assert github.calls_matching("POST", "/graphql", operation="createPullRequest"), "PyGithub opened it over HTTP"
 
     # 4. the root message is kept current and the thread has the step replies and the approval prompt
     updates = [c for c in slack.calls_to("chat.update") if c.body["ts"] == ts]
@@ -140,7 +140,7 @@ def test_a_failed_step_shows_its_error_and_retry_resumes_it(on_github: Launchpad
     lp.submit(view, new_service_values(name="ranking-web", environments=["devel"]))
     slack.wait_for("chat.postEphemeral")
     [request] = lp.requests()
-    github.fail("POST", r"/repos/platform/k8s-values/pulls$", status=422, times=1)
+    github.fail("POST", "/graphql", status=422, times=1, operation="createPullRequest.*platform/k8s-values")
 
     lp.work(rounds=40, between=lambda: merge_open_pulls(github))
     failed = lp.services.workflow.get_request(request.id)
