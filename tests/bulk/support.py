@@ -94,7 +94,7 @@ class GitHubRun:
     services: int
     changed_services: int
     request: RequestInfo
-    calls: list[tuple[str, str]]
+    calls: list[tuple[str, str, str]]
     writes: int
     pulls: int
     files: int
@@ -103,17 +103,18 @@ class GitHubRun:
 
 
 def bulk_on_github(tmp: Path, count: int, change: BulkChange, *, selector: Selector | None = None,
-                   latency: float = 0.0) -> GitHubRun:
+                   latency: float = 0.0, api: str = "graphql") -> GitHubRun:
     """Record `count` services, put their files in the server's repositories, then run one bulk request
-    through the real workflow and GitHub forge (PyGithub over HTTP). A second SRE approves gates and a
-    reviewer merges PRs on the server (no API calls); the workflow's clock jumps past merge polls."""
+    through the real workflow and GitHub forge (`api`: 'graphql', the default setting, or 'rest' with
+    PyGithub; over HTTP). A second SRE approves gates and a reviewer merges PRs on the server (no API
+    calls); the workflow's clock jumps past merge polls. Calls are (method, path, GraphQL operation)."""
     selector = selector or Selector()
     with GitHubServer() as server:
         settings = Settings(data_dir=tmp, database_url=f"sqlite:///{tmp / 'bulk.db'}", forge="github",
                             github_api_url=server.api_url, github_credentials={"default": {"token": GITHUB_TOKEN}})
         router = ForgeRouter({"default": TokenCredential(GITHUB_TOKEN)}, api_url=server.api_url,
                              policy=RetryPolicy(max_retries=2, backoff_base=0.01, backoff_max=0.05),
-                             writes_per_minute=60_000, writes_per_hour=600_000)
+                             writes_per_minute=60_000, writes_per_hour=600_000, api=api)
         clock = ManualClock()
         services = build_services(settings, None, forges=router, clock=clock,
                                   resolver=PlaceholderBindings(settings.platform))
@@ -149,5 +150,5 @@ def bulk_on_github(tmp: Path, count: int, change: BulkChange, *, selector: Selec
         calls = list(server.calls)
         pulls = sum(len(server.pulls(name)) for name in server.repos)
     return GitHubRun(services=count, changed_services=len(preview.services), request=info,
-                     calls=[(c.method, c.path) for c in calls], writes=sum(c.is_write for c in calls), pulls=pulls,
-                     files=preview.files, seconds=seconds, submit_seconds=submitted)
+                     calls=[(c.method, c.path, c.operation) for c in calls], writes=sum(c.is_write for c in calls),
+                     pulls=pulls, files=preview.files, seconds=seconds, submit_seconds=submitted)

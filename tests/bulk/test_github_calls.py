@@ -18,11 +18,12 @@ CHANGES = {
 }
 
 
+@pytest.mark.parametrize("api", ["graphql", "rest"])
 @pytest.mark.parametrize("label", list(CHANGES))
-def test_api_calls_do_not_grow_with_the_number_of_services(label: str, tmp_path: Path) -> None:
+def test_api_calls_do_not_grow_with_the_number_of_services(label: str, api: str, tmp_path: Path) -> None:
     change, selector = CHANGES[label]
-    small = bulk_on_github(tmp_path / "small", 5, change, selector=selector)
-    large = bulk_on_github(tmp_path / "large", 50, change, selector=selector)
+    small = bulk_on_github(tmp_path / "small", 5, change, selector=selector, api=api)
+    large = bulk_on_github(tmp_path / "large", 50, change, selector=selector, api=api)
     for run in (small, large):
         assert run.request.state == State.SUCCEEDED, run.request.error
         assert run.pulls == 1  # one repository, one pull request
@@ -30,17 +31,20 @@ def test_api_calls_do_not_grow_with_the_number_of_services(label: str, tmp_path:
     assert large.changed_services > 5 * small.changed_services  # ten times the services...
     assert large.files > 5 * small.files
     assert large.calls == small.calls  # ...the very same API calls, in the same order
-    assert len(large.calls) <= 10
-    assert [c for c in large.calls if c[0] == "POST" and c[1].endswith("/git/trees")]  # all files in one tree
-    assert len([c for c in large.calls if c[1].endswith("/git/trees")]) == 1
+    if api == "rest":  # find, base, tree (every file, inline), commit, branch, PR, labels, one merge poll
+        assert len(large.calls) == 8
+        assert len([c for c in large.calls if c[1].endswith("/git/trees")]) == 1
+    else:  # one query, one mutation carrying every file, labels, one merge poll (up to 250 files; beyond,
+        # the GraphQL forge reads blob ids in one more query per 250 paths: bench.bulk shows 500 services)
+        assert len(large.calls) == 4 and large.files < 250
 
 
 def test_the_bench_prints_one_line_per_figure(capsys: pytest.CaptureFixture[str]) -> None:
     from bench import bulk
 
-    result = bulk.run(services=6, latency=0.0, small=2, write=False)
+    result = bulk.run(services=6, latency=0.0, small=2, write=False, apis=("graphql",))
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 6 and all(line.startswith("bulk: ") for line in lines)
-    assert result["chart_revision"]["6"]["pull_requests"] == 1
-    assert not result["chart_revision"]["calls_grow_with_services"]
-    assert not result["rds_module_prod"]["calls_grow_with_services"]
+    assert len(lines) == 4 and all(line.startswith("bulk [graphql]: ") for line in lines)
+    assert result["graphql"]["chart_revision"]["6"]["pull_requests"] == 1
+    assert not result["graphql"]["chart_revision"]["calls_grow_with_services"]
+    assert not result["graphql"]["rds_module_prod"]["calls_grow_with_services"]
