@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from provisioners.changeset import ChangeSet
@@ -31,7 +31,7 @@ from provisioners.forge.delivery import (
     read_mark,
 )
 
-PATHS_PER_QUERY = 250  # blob lookups per query (two aliases each); larger change sets take one more query per chunk
+PATHS_PER_QUERY = 250  # blob lookups per query (two aliases each); larger change sets are delivered over REST
 PULL_FIELDS = ("id number url state title body headRefName headRefOid baseRefName mergeCommit { oid } "
                "labels(first: 100) { nodes { name } }")
 _PULLS = ("pullRequests(headRefName: $branch, first: 20, states: [OPEN, CLOSED, MERGED], "
@@ -150,25 +150,6 @@ def state_variables(repo: str, base_branch: str, key: str, paths: Sequence[str])
     return variables
 
 
-def files_query(paths: Sequence[str], offset: int, *, parent: bool) -> str:
-    """`LaunchPadFiles`: blobs of one more chunk of paths, at the base commit (and our branch point)."""
-    files = _file_fields(len(paths), offset)
-    at_parent = f"parent: object(oid: $parent) {{ ... on Commit {{ {files} }} }}" if parent else ""
-    parent_variable = ", $parent: GitObjectID!" if parent else ""
-    return f"""query LaunchPadFiles($owner: String!, $name: String!, $base: GitObjectID!{parent_variable}\
-{_path_variables(paths, offset)}) {{
-  repository(owner: $owner, name: $name) {{
-    base: object(oid: $base) {{ ... on Commit {{ {files} }} }}
-    {at_parent}
-  }}
-}}"""
-
-
-def file_chunks(paths: Sequence[str]) -> list[tuple[int, Sequence[str]]]:
-    """(offset, paths) of the chunks after the first, which `state_query` already carries."""
-    return [(i, paths[i:i + PATHS_PER_QUERY]) for i in range(PATHS_PER_QUERY, len(paths), PATHS_PER_QUERY)]
-
-
 def read_files(commit: dict[str, Any] | None, paths: Sequence[str]) -> dict[str, str | None]:
     """Blob oids of one chunk of paths (aliases f0, f1, ... in chunk order) at one commit."""
     commit = commit or {}
@@ -192,15 +173,6 @@ def read_state(repository: dict[str, Any], paths: Sequence[str]) -> RepoState:
                     parent_files=read_files(nodes[0], first) if len(nodes) == 1 else {})
     return RepoState(repository_id=repository["id"], base_oid=target["oid"], base_tree=target["tree"]["oid"],
                      base_files=read_files(target, first), head=head, pulls=read_pulls(repository))
-
-
-def with_files(state: RepoState, base_files: dict[str, str | None],
-               parent_files: dict[str, str | None]) -> RepoState:
-    """The state with one more chunk of blob lookups (base tip, and our branch point)."""
-    head = state.head
-    if head is not None and parent_files:
-        head = replace(head, parent_files={**head.parent_files, **parent_files})
-    return replace(state, base_files={**state.base_files, **base_files}, head=head)
 
 
 @dataclass(frozen=True)

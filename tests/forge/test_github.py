@@ -118,19 +118,25 @@ def test_graphql_base_moved_costs_four_calls(server: GitHubServer, clock: FakeCl
     assert_exactly_one(server)
 
 
-def test_graphql_large_change_sets_read_blobs_in_chunks(server: GitHubServer, clock: FakeClock) -> None:
+def test_graphql_sends_change_sets_too_large_for_one_query_over_rest(server: GitHubServer, clock: FakeClock) -> None:
+    """Bulk changes: past one query's blob lookups the call count must not grow with the files, so REST."""
     forge = github_forge(server, clock, api="graphql")
-    cs = web_service(PATHS_PER_QUERY // 3 + 10)  # more paths than one query looks up
-    open_(forge, cs)
-    assert [c.operation for c in server.calls if c.path == "/graphql"] == [
-        "LaunchPadChange", "LaunchPadFiles", "LaunchPadDeliver"]
-    last = sorted(cs.files)[-1]
-    server.commit(REPO, {last: "theirs\n"})  # a path only the second chunk looks at
-    with pytest.raises(ConflictError) as err:
-        open_(forge, cs)
-    assert err.value.paths == [last]
-    server.commit(REPO, {last: cs.files[last]})  # they now agree with us: rebuilt on the new base
-    assert open_(forge, cs).wrote and server.commits_ahead(REPO, "launchpad/req-7/infra") == 1
+    counts = []
+    for files_per_env, key in ((PATHS_PER_QUERY // 3 + 10, "req-7/infra"), (PATHS_PER_QUERY, "req-8/infra")):
+        cs = web_service(files_per_env)
+        assert len(cs.paths) > PATHS_PER_QUERY
+        before = len(server.calls)
+        assert open_(forge, cs, key=key).wrote
+        made = server.calls[before:]
+        assert not [c for c in made if c.path == "/graphql"]
+        counts.append(len(made))
+        last = sorted(cs.files)[-1]
+        server.commit(REPO, {last: "theirs\n"})  # conflicts are still found on the REST path
+        with pytest.raises(ConflictError) as err:
+            open_(forge, cs, key=key)
+        assert err.value.paths == [last]
+        server.commit(REPO, {last: cs.files[last]})
+    assert counts[0] == counts[1] <= 8
 
 
 # --- acceptance 3: faults ---------------------------------------------------------------------------
