@@ -30,15 +30,22 @@ def render_context(settings: Settings) -> RenderContext:
                          templates_dir=templates)
 
 
-def load_spec_file(path: Path, ctx: RenderContext) -> ServiceSpec:
-    """Read and validate a spec file; raises InvalidSpecError with a field -> message map."""
+def read_spec_file(path: Path) -> dict[str, Any]:
+    """The raw fields of a spec file; raises InvalidSpecError (field `spec`) when it cannot be read as a mapping."""
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise InvalidSpecError({"spec": f"{path} does not exist"}) from None
     except yaml.YAMLError as exc:
-        raise InvalidSpecError({"spec": f"{path} is not valid YAML: {exc}"}) from None
-    return parse_spec(data, ctx.platform, ctx.blueprints)
+        raise InvalidSpecError({"spec": f"{path} is not valid YAML: {' '.join(str(exc).split())}"}) from None
+    if not isinstance(data, dict):
+        raise InvalidSpecError({"spec": f"{path}: expected a mapping of fields (name, team, environments, ...)"})
+    return data
+
+
+def load_spec_file(path: Path, ctx: RenderContext) -> ServiceSpec:
+    """Read and validate a spec file; raises InvalidSpecError with a field -> message map."""
+    return parse_spec(read_spec_file(path), ctx.platform, ctx.blueprints)
 
 
 def run_plan(args: argparse.Namespace, settings: Settings) -> int:

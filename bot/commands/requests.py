@@ -20,9 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.commands.plan import read_spec_file
 from bot.config import Settings
 from bot.jobs import build_scheduler, run_once
 from bot.logs import scrub
@@ -121,7 +121,7 @@ def register(sub: Any) -> None:
 
 # --- handlers -------------------------------------------------------------------------------------
 def cmd_new(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    data = _read_spec(args.spec)
+    data = read_spec_file(args.spec)
     with _services(settings, out) as services:
         info = services.workflow.submit_create(data, cli_actor(args, settings))
         _print_request(info, out)
@@ -236,7 +236,7 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) ->
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
-    data = _read_spec(args.spec)
+    data = read_spec_file(args.spec)
     root = (settings.data_dir / "demo").resolve()
     shutil.rmtree(root, ignore_errors=True)
     demo = settings.model_copy(update={"data_dir": root, "database_url": "", "forge": "local",
@@ -457,18 +457,6 @@ def _cursor(info: RequestInfo) -> int:
 
 def _envs(envs: list[EnvironmentInfo]) -> str:
     return ", ".join(e.name + (f" (expires {e.expires_at:%Y-%m-%d %H:%M})" if e.expires_at else "") for e in envs)
-
-
-def _read_spec(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise InvalidSpecError({"spec": f"{path} does not exist"}) from None
-    except yaml.YAMLError as exc:
-        raise InvalidSpecError({"spec": f"{path} is not valid YAML: {_one_line(str(exc))}"}) from None
-    if not isinstance(data, dict):
-        raise InvalidSpecError({"spec": f"{path}: expected a mapping of fields (name, team, environments, ...)"})
-    return data
 
 
 def _git_log(git_dir: Path) -> str:
