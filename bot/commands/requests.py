@@ -107,6 +107,8 @@ def register(sub: Any) -> None:
     p = sub.add_parser("worker", help="run the scheduled jobs (steps, merges, TTLs, reminders) until SIGTERM")
     p.add_argument("--once", action="store_true", help="run every job once and exit")
     p.add_argument("--id", default=None, help="worker id (default: worker-<host>-<pid>)")
+    p.add_argument("--metrics-port", type=int, default=None, metavar="PORT",
+                   help="serve /metrics, /healthz and /readyz on LAUNCHPAD_HTTP_HOST:PORT (0: a free port)")
     p.set_defaults(func=_handler(cmd_worker))
 
     p = sub.add_parser("db", help="database maintenance")
@@ -215,14 +217,31 @@ def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
+        probes = _probes(services, args.metrics_port, out) if args.metrics_port is not None else None
         scheduler = build_scheduler(services.workflow, worker_id, services.settings.worker_poll_seconds)
         scheduler.start()
         print(f"worker {worker_id} running (jobs: {', '.join(j.id for j in scheduler.get_jobs())}); "
               "stop with SIGTERM", file=out, flush=True)
         stop.wait()
         scheduler.shutdown(wait=True)
+        if probes is not None:
+            probes.stop()
         print(f"worker {worker_id} stopped", file=out)
     return 0
+
+
+def _probes(services: Services, port: int, out: TextIO) -> Any:
+    """A worker process's own /metrics (step durations, GitHub quota), /healthz and /readyz: the same
+    handler `serve` uses, without a Slack app behind it."""
+    from bot.commands.serve import database_problem
+    from bot.metrics import MeteredWsgi, instrument_services
+    from bot.slack.web import HttpServer
+
+    metrics = instrument_services(services)
+    server = HttpServer(MeteredWsgi(None, metrics, ready=lambda: database_problem(services)),
+                        services.settings.http_host, port).start()
+    print(f"metrics on {server.url}/metrics", file=out, flush=True)
+    return server
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
