@@ -6,6 +6,7 @@ creation goes infra -> values -> gitops -> service repo, deletion the other way 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -43,26 +44,35 @@ CREATE_ORDER = ("terragrunt", "helm", "argocd", "ci")
 DELETE_ORDER = ("argocd", "helm", "ci", "terragrunt")  # IAM (in terragrunt's last change set) goes last
 
 
-def plan(spec: ServiceSpec, ctx: RenderContext, *, check: bool = True) -> list[ChangeSet]:
+def plan(spec: ServiceSpec, ctx: RenderContext, *, check: bool = True,
+         repos: Collection[str] | None = None) -> list[ChangeSet]:
     """Change sets that create (or update) the service, in delivery order.
 
     `check` parses every file back (the default); laying out steps and benchmarks may skip it.
+    `repos` renders only those repositories' provisioners (a step delivers one repository).
     """
-    wanted = set(ctx.blueprint(spec).provisioners)
+    wanted = _wanted(spec, ctx, repos)
     changesets = [PROVISIONERS[p].render(spec, ctx) for p in CREATE_ORDER if p in wanted]
     return [_checked(cs) if check else cs for cs in changesets if not cs.is_empty()]
 
 
 def plan_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str] | None = None, *,
-                check: bool = True) -> list[ChangeSet]:
+                check: bool = True, repos: Collection[str] | None = None) -> list[ChangeSet]:
     """Change sets that remove exactly what `plan` created for `envs` (all when None), in teardown order."""
     envs = envs or [e.name for e in spec.environments]
-    wanted = set(ctx.blueprint(spec).provisioners)
+    wanted = _wanted(spec, ctx, repos)
     out: list[ChangeSet] = []
     for p in DELETE_ORDER:
         if p in wanted:
             out.extend(PROVISIONERS[p].render_delete(spec, ctx, envs))
     return [_checked(cs) if check else cs for cs in out if not cs.is_empty()]
+
+
+def _wanted(spec: ServiceSpec, ctx: RenderContext, repos: Collection[str] | None) -> set[str]:
+    wanted: set[str] = set(ctx.blueprint(spec).provisioners)
+    if repos is None:
+        return wanted
+    return {p for p in wanted if PROVISIONERS[p].REPO in repos}
 
 
 def _checked(cs: ChangeSet) -> ChangeSet:

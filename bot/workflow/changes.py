@@ -9,6 +9,7 @@ of a step delivers exactly the same content under the same forge key.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Collection
 from typing import Any
 
 from bot.workflow.api import RequestKind
@@ -33,15 +34,16 @@ def with_bindings(ctx: RenderContext, bindings: dict[str, Any] | None) -> Render
 
 def request_changesets(kind: RequestKind, spec: ServiceSpec, ctx: RenderContext, *,
                        previous: ServiceSpec | None = None, environments: list[str] | None = None,
-                       check: bool = True) -> list[ChangeSet]:
+                       check: bool = True, repos: Collection[str] | None = None) -> list[ChangeSet]:
     """`check=False` skips parsing files back: for laying out steps, where only repositories count (the step
-    that delivers renders again, with the checks)."""
+    that delivers renders again, with the checks). `repos` limits rendering to the repositories a step
+    delivers; every change set of those repositories is still there, in the same order."""
     if kind == RequestKind.DELETE:
-        return plan_delete(spec, ctx, environments, check=check)
-    new = plan(spec, ctx, check=check)
+        return plan_delete(spec, ctx, environments, check=check, repos=repos)
+    new = plan(spec, ctx, check=check, repos=repos)
     if previous is None:
         return new
-    old = plan(previous, ctx, check=check)
+    old = plan(previous, ctx, check=check, repos=repos)
     written: dict[str, set[str]] = {}
     for cs in new:
         written.setdefault(cs.repo, set()).update(cs.files)

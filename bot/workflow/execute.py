@@ -148,7 +148,9 @@ class Actions:
     def changeset(self, job: StepJob, spec: ServiceSpec) -> ChangeSet | None:
         ctx = with_bindings(self.ctx, job.bindings)
         previous = load_spec(job.previous_spec, ctx) if job.previous_spec else None
-        changesets = request_changesets(job.kind, spec, ctx, previous=previous, environments=job.environments)
+        # only this step's repository: rendering and checking the others here would be repeated by their steps
+        changesets = request_changesets(job.kind, spec, ctx, previous=previous, environments=job.environments,
+                                        repos=[job.repo] if job.repo else None)
         for cs, n in numbered(changesets):
             if cs.repo == job.repo and n == job.repo_index:
                 return cs
