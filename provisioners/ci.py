@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from provisioners.actions import annotate, uses
 from provisioners.changeset import ChangeSet
 from provisioners.helm import values_file
 from provisioners.render import YamlBlock, to_yaml
@@ -28,11 +29,6 @@ if TYPE_CHECKING:
 REPO = "service"
 WORKFLOW_PATH = ".github/workflows/launchpad-deploy.yaml"
 VALUES_TOKEN_SECRET = "LAUNCHPAD_VALUES_TOKEN"  # contents + pull requests: write on the values repository
-ACTIONS = {
-    "checkout": "actions/checkout@v4.2.2",
-    "aws": "aws-actions/configure-aws-credentials@v4.1.0",
-    "ecr": "aws-actions/amazon-ecr-login@v2.0.1",
-}
 
 
 def workflow(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
@@ -58,12 +54,12 @@ def workflow(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
             "runs-on": "ubuntu-latest",
             "timeout-minutes": 30,
             "steps": [
-                {"name": "Check out", "uses": ACTIONS["checkout"]},
-                {"name": "Assume the CI role through GitHub's OIDC provider", "uses": ACTIONS["aws"],
+                {"name": "Check out", "uses": uses("checkout")},
+                {"name": "Assume the CI role through GitHub's OIDC provider", "uses": uses("aws"),
                  "with": {"role-to-assume": ci_role_arn(spec, platform), "aws-region": artifact.region}},
-                {"name": "Log in to Amazon ECR", "uses": ACTIONS["ecr"]},
+                {"name": "Log in to Amazon ECR", "uses": uses("ecr")},
                 {"name": "Build and push the image", "run": YamlBlock((scripts / "push-image.sh").read_text())},
-                {"name": "Check out the values repository", "uses": ACTIONS["checkout"],
+                {"name": "Check out the values repository", "uses": uses("checkout"),
                  "with": {"repository": values_repo.name, "ref": values_repo.base_branch,
                           "token": f"${{{{ secrets.{VALUES_TOKEN_SECRET} }}}}", "path": "values"}},
                 {"name": "Propose the new image tag", "working-directory": "values",
@@ -95,7 +91,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     summary = (f"Adds the workflow `{WORKFLOW_PATH}` to {service_repository(spec, ctx.platform)}: every push to the "
                f"default branch builds the image, pushes it to ECR and opens a pull request in {values_repo} that "
                f"deploys it. The repository needs the secret `{VALUES_TOKEN_SECRET}`.")
-    return ChangeSet(repo=REPO, files={WORKFLOW_PATH: header + to_yaml(workflow(spec, ctx))}, environments=envs,
+    return ChangeSet(repo=REPO, files={WORKFLOW_PATH: header + annotate(to_yaml(workflow(spec, ctx)))}, environments=envs,
                      title=f"{spec.name}: build and deploy workflow", summary=summary)
 
 

@@ -43,9 +43,11 @@ def test_triggers_permissions_and_pinned_actions(path: Path) -> None:
     assert data["on"] == {"push": {"branches": ["main"]}, "workflow_dispatch": {}}
     assert data["permissions"] == {"id-token": "write", "contents": "read"}
     uses = [s["uses"] for s in steps(data) if "uses" in s]
-    assert "aws-actions/configure-aws-credentials@v4.1.0" in uses
+    assert "aws-actions/configure-aws-credentials@ececac1a45f3b08a01d2dd070d28d111c5fe6722" in uses
     for action in uses:
-        assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+\.\d+\.\d+", action), f"{action} is not pinned to a release"
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action} is not pinned to a commit SHA"
+    text = ci.render(example(path), CTX).files[ci.WORKFLOW_PATH]
+    assert "# v4.1.0" in text, "the pinned tag stays readable next to the SHA"
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
