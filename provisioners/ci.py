@@ -91,7 +91,8 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     summary = (f"Adds the workflow `{WORKFLOW_PATH}` to {service_repository(spec, ctx.platform)}: every push to the "
                f"default branch builds the image, pushes it to ECR and opens a pull request in {values_repo} that "
                f"deploys it. The repository needs the secret `{VALUES_TOKEN_SECRET}`.")
-    return ChangeSet(repo=REPO, files={WORKFLOW_PATH: header + annotate(to_yaml(workflow(spec, ctx)))}, environments=envs,
+    text = header + annotate(to_yaml(workflow(spec, ctx)))
+    return ChangeSet(repo=REPO, files={WORKFLOW_PATH: text}, environments=envs,
                      title=f"{spec.name}: build and deploy workflow", summary=summary)
 
 
