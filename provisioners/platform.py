@@ -141,6 +141,11 @@ class PlatformConfig(BaseModel):
         "alpha": _example_target("alpha", "222222222222", "alpha.example.com"),
         "prod": _example_target("prod", "333333333333", "example.com"),
     })
+    environment_order: list[str] = Field(
+        default_factory=lambda: list(STANDARD_ENVIRONMENTS),
+        description="the standard environments from least to most privileged: images are promoted in this "
+                    "order, and a change set spanning several environments uses the most privileged one's "
+                    "GitHub credential")
     temporary_environment_base: str = Field(
         default="devel", description="standard environment whose account/cluster temporary ones live in")
     hosted_zones: list[str] = Field(default_factory=lambda: ["example.com"],
