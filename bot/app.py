@@ -6,7 +6,8 @@ stays False: this is a long-running server in both Socket Mode and HTTP mode, no
 ack is immediate and no work runs inside it. Listener groups are registered in a fixed order, each
 with `register(app, ...)`; nothing registers itself at import time. The AWS group goes first: its
 `/launchpad lookup|password` listeners must match before the general `/launchpad` one. One error
-handler serves them all.
+handler serves them all. The CLI (`bot/commands`) reaches the Slack package only through this module
+(`tests/test_layering.py`), hence the re-exports above the listener groups.
 """
 
 from __future__ import annotations
@@ -28,9 +29,11 @@ from bot.config import Settings
 from bot.services import Services
 from bot.slack import actions, aws_listeners, bulk, commands, home, views
 from bot.slack.actors import ActorDirectory
-from bot.slack.notifier import SlackNotifier
+from bot.slack.aws_listeners import tell_target as tell_target
+from bot.slack.notifier import SlackNotifier as SlackNotifier
 from bot.slack.reporting import report_error
 from bot.slack.surface import SlackSurface
+from bot.slack.web import HttpServer as HttpServer
 
 log = logging.getLogger(__name__)
 

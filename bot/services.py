@@ -12,7 +12,6 @@ import random
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.commands.plan import render_context
 from bot.config import Settings
 from bot.store.database import Store
 from bot.workflow.api import Notifier
@@ -22,6 +21,7 @@ from bot.workflow.engine import Engine, EngineConfig
 from bot.workflow.execute import Actions
 from bot.workflow.policy import load_policy
 from bot.workflow.service import WorkflowService
+from provisioners.blueprint import TEMPLATES_DIR, BlueprintRegistry
 from provisioners.forge.credentials import Credential, make_credential
 from provisioners.forge.local import LocalForge
 from provisioners.forge.retry import RetryPolicy
@@ -69,6 +69,13 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
     workflow = WorkflowService(store, engine, ctx, load_policy(settings.approval_policy_file), clock, notifier)
     return Services(settings=settings, store=store, workflow=workflow, forges=forges, render_context=ctx,
                     local_forge=local)
+
+
+def render_context(settings: Settings) -> RenderContext:
+    """The platform, blueprints and templates every renderer reads (also `launchpad plan`, offline)."""
+    templates = settings.templates_dir or TEMPLATES_DIR
+    return RenderContext(platform=settings.platform, blueprints=BlueprintRegistry.load(templates / "blueprints"),
+                         templates_dir=templates)
 
 
 def _forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:

@@ -24,7 +24,7 @@ from provisioners.render import GeneratedFileError, to_yaml
 from provisioners.spec import ServiceSpec
 
 if TYPE_CHECKING:
-    from provisioners.plan import RenderContext
+    from provisioners.context import RenderContext
 
 REPO = "gitops"
 API_VERSION = "argoproj.io/v1alpha1"

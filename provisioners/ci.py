@@ -24,7 +24,7 @@ from provisioners.spec import ServiceSpec
 from provisioners.terragrunt import ci_role_arn, service_repository
 
 if TYPE_CHECKING:
-    from provisioners.plan import RenderContext
+    from provisioners.context import RenderContext
 
 REPO = "service"
 WORKFLOW_PATH = ".github/workflows/launchpad-deploy.yaml"

@@ -18,7 +18,7 @@ from provisioners.render import GeneratedFileError, to_yaml
 from provisioners.spec import IMAGE, ServiceSpec, resolved
 
 if TYPE_CHECKING:
-    from provisioners.plan import RenderContext
+    from provisioners.context import RenderContext
 
 REPO = "values"
 # The chart's nginx sidecar: the pod port the Service, the TargetGroupBinding and so the ALB (traffic

@@ -7,31 +7,13 @@ creation goes infra -> values -> gitops -> service repo, deletion the other way 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import ModuleType
 
 from provisioners import argocd, ci, helm, terragrunt
-from provisioners.bindings import Bindings
-from provisioners.blueprint import TEMPLATES_DIR, Blueprint, BlueprintRegistry
 from provisioners.changeset import ChangeSet
-from provisioners.platform import PlatformConfig
+from provisioners.context import RenderContext as RenderContext  # re-exported: callers plan with it
 from provisioners.render import check_file
 from provisioners.spec import ServiceSpec
-
-
-@dataclass(frozen=True)
-class RenderContext:
-    """What every renderer needs besides the spec; all pure data."""
-
-    platform: PlatformConfig
-    blueprints: BlueprintRegistry
-    bindings: Bindings = field(default_factory=Bindings)
-    templates_dir: Path = TEMPLATES_DIR
-
-    def blueprint(self, spec: ServiceSpec) -> Blueprint:
-        return self.blueprints.get(spec.blueprint)
-
 
 # provisioner id -> module with render(spec, ctx) -> ChangeSet and render_delete(spec, ctx, envs) -> list
 PROVISIONERS: dict[str, ModuleType] = {

@@ -30,7 +30,7 @@ from provisioners.spec import ServiceSpec, resolved
 
 if TYPE_CHECKING:
     from provisioners.blueprint import Blueprint
-    from provisioners.plan import RenderContext
+    from provisioners.context import RenderContext
 
 REPO = "infra"
 SHARED_ENV = "_shared"

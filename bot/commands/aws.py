@@ -100,8 +100,7 @@ def _tell(settings: Settings, reset: Any, by: str) -> str:
         return "LaunchPad does not know this user's email: tell them yourself."
     if not settings.slack_configured():
         return f"Slack is not configured: tell {reset.notify_email} yourself."
-    from bot.app import build_client
-    from bot.slack.aws_listeners import tell_target
+    from bot.app import build_client, tell_target
 
     if tell_target(build_client(settings), reset, by):
         return f"{reset.notify_email} was told over Slack (without the password)."

@@ -5,95 +5,25 @@ matches, as one request with one pull request per repository (SRE only).
     launchpad bulk --env prod --module rds=7.3.0 --as-sre --wait
     launchpad bulk --blueprint web-service --sidecar-image filebeat=docker.elastic.co/beats/filebeat:8.15.0
 
-The argument syntax is shared with `/launchpad bulk` in Slack (`parse_bulk`). Handlers parse, call
-`WorkflowService.preview_bulk` / `submit_bulk`, and print; the workflow decides and refuses.
+The argument syntax is shared with `/launchpad bulk` in Slack (`bot.workflow.arguments.parse_bulk`).
+Handlers parse, call `WorkflowService.preview_bulk` / `submit_bulk`, and print; the workflow decides
+and refuses.
 """
 
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
-from typing import Any, NoReturn, TextIO
-
-from pydantic import ValidationError
+from typing import Any, TextIO
 
 from bot.commands.requests import _after_submit, _handler, _print_request, _services, cli_actor
 from bot.config import Settings
-from bot.workflow.api import BulkChange, BulkPreview, Selector
-from provisioners.errors import PermanentError
+from bot.workflow.api import BulkPreview
+from bot.workflow.arguments import USAGE as USAGE  # re-exported: the CLI's usage line
+from bot.workflow.arguments import BulkUsageError as BulkUsageError
+from bot.workflow.arguments import add_arguments, to_bulk_args
+from bot.workflow.arguments import parse_bulk as parse_bulk
 
-USAGE = ("bulk [--team T] [--blueprint B] [--env E] [--service S]... [--all] "
-         "(--module KEY=VERSION | --chart-revision REV | --sidecar-image NAME=IMAGE)")
 SHOWN_FILES = 10
-
-
-class BulkUsageError(PermanentError):
-    """The bulk command's arguments are wrong; the message shows the accepted form."""
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting (Slack text goes through the same parser)."""
-
-    def error(self, message: str) -> NoReturn:
-        raise BulkUsageError(f"{message}; usage: {USAGE}")
-
-
-@dataclass(frozen=True)
-class BulkArgs:
-    selector: Selector
-    change: BulkChange
-    dry_run: bool
-    apply: bool
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    which = p.add_argument_group("which services (every criterion given must hold)")
-    which.add_argument("--team", help="services of this team")
-    which.add_argument("--blueprint", help="services built from this blueprint, e.g. web-service")
-    which.add_argument("--env", dest="environment", metavar="ENV",
-                       help="services with this environment; the change applies to that environment only")
-    which.add_argument("--service", action="append", dest="services", default=[], metavar="NAME",
-                       help="this service (repeatable)")
-    which.add_argument("--all", action="store_true", help="every service (required when no other criterion is given)")
-    what = p.add_mutually_exclusive_group(required=True)
-    what.add_argument("--module", metavar="KEY=VERSION", help="Terraform module version, e.g. rds=7.3.0")
-    what.add_argument("--chart-revision", metavar="REV", help="service chart revision, e.g. v1.1.0")
-    what.add_argument("--sidecar-image", metavar="NAME=IMAGE",
-                      help="nginx or filebeat image, e.g. filebeat=docker.elastic.co/beats/filebeat:8.15.0")
-    p.add_argument("--dry-run", action="store_true", help="list what would change; submit nothing")
-    p.add_argument("--apply", action="store_true", help="submit right away (Slack shows a dry run unless given)")
-
-
-def parse_bulk(argv: list[str]) -> BulkArgs:
-    """`--team search --chart-revision v1.1.0` -> selector and change; BulkUsageError says what is wrong."""
-    parser = _Parser(prog="launchpad bulk", add_help=False)
-    add_arguments(parser)
-    return to_bulk_args(parser.parse_args(argv))
-
-
-def to_bulk_args(args: argparse.Namespace) -> BulkArgs:
-    selector = Selector(team=args.team, blueprint=args.blueprint, environment=args.environment,
-                        services=list(dict.fromkeys(args.services or [])))
-    if selector.is_empty() and not args.all:
-        raise BulkUsageError("say which services: --team, --blueprint, --env or --service, or --all for every "
-                             "service")
-    try:
-        if args.module:
-            key, sep, version = args.module.partition("=")
-            if not sep:
-                raise BulkUsageError(f"--module {args.module!r} needs KEY=VERSION, e.g. rds=7.3.0")
-            change = BulkChange(kind="module_version", target=key.strip(), value=version.strip())
-        elif args.chart_revision:
-            change = BulkChange(kind="chart_revision", value=args.chart_revision.strip())
-        else:
-            name, sep, image = args.sidecar_image.partition("=")
-            if not sep:
-                raise BulkUsageError(f"--sidecar-image {args.sidecar_image!r} needs NAME=IMAGE, e.g. "
-                                     "filebeat=docker.elastic.co/beats/filebeat:8.15.0")
-            change = BulkChange(kind="sidecar_image", target=name.strip(), value=image.strip())
-    except ValidationError as exc:
-        raise BulkUsageError(exc.errors()[0]["msg"].removeprefix("Value error, ")) from None
-    return BulkArgs(selector=selector, change=change, dry_run=bool(args.dry_run), apply=bool(args.apply))
 
 
 def preview_lines(preview: BulkPreview, *, files: int = SHOWN_FILES) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from bot.config import Settings
-from provisioners.blueprint import TEMPLATES_DIR, BlueprintRegistry
+from bot.services import render_context
 from provisioners.changeset import ChangeSet
 from provisioners.errors import InvalidSpecError
 from provisioners.plan import RenderContext, plan
@@ -22,12 +22,6 @@ def register(sub: Any) -> None:
     p.add_argument("spec", type=Path, help="service spec YAML (see examples/)")
     p.add_argument("--out", type=Path, default=None, help="write the four repositories' trees under DIR")
     p.set_defaults(func=run_plan)
-
-
-def render_context(settings: Settings) -> RenderContext:
-    templates = settings.templates_dir or TEMPLATES_DIR
-    return RenderContext(platform=settings.platform, blueprints=BlueprintRegistry.load(templates / "blueprints"),
-                         templates_dir=templates)
 
 
 def read_spec_file(path: Path) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import re
 import shutil
 import signal
 import subprocess
@@ -38,13 +37,13 @@ from bot.workflow.api import (
     State,
     StepInfo,
 )
+from bot.workflow.arguments import parse_duration as parse_duration  # re-exported for callers
 from bot.workflow.engine import worker_name
 from bot.workflow.policy import PolicyError
 from provisioners.errors import InvalidSpecError, LaunchPadError
 
 MARKS = {State.PENDING: "[    ]", State.RUNNING: "[run ]", State.WAITING: "[wait]", State.SUCCEEDED: "[done]",
          State.FAILED: "[FAIL]", State.CANCELLED: "[cncl]"}
-DURATION = re.compile(r"^([1-9][0-9]{0,4})([hdw]?)$")
 
 
 def register(sub: Any) -> None:
@@ -233,9 +232,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 def _probes(services: Services, port: int, out: TextIO) -> Any:
     """A worker process's own /metrics (step durations, GitHub quota), /healthz and /readyz: the same
     handler `serve` uses, without a Slack app behind it."""
+    from bot.app import HttpServer
     from bot.commands.serve import database_problem
     from bot.metrics import MeteredWsgi, instrument_services
-    from bot.slack.web import HttpServer
 
     metrics = instrument_services(services)
     server = HttpServer(MeteredWsgi(None, metrics, ready=lambda: database_problem(services)),
@@ -334,15 +333,6 @@ def cli_actor(args: argparse.Namespace, settings: Settings) -> Actor:
     actor_id = f"cli:{login}"
     sre = bool(getattr(args, "as_sre", False)) or login in settings.sre_users or actor_id in settings.sre_users
     return Actor(id=actor_id, name=login, is_sre=sre)
-
-
-def parse_duration(text: str) -> int:
-    """'24h', '3d', '1w' or '36' (hours) -> hours."""
-    match = DURATION.match(text.strip().lower())
-    if not match:
-        raise LaunchPadError(f"duration {text!r} is not like 24h, 3d or 1w")
-    n, unit = int(match.group(1)), match.group(2) or "h"
-    return n * {"h": 1, "d": 24, "w": 168}[unit]
 
 
 class FanoutNotifier:

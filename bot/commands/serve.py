@@ -64,11 +64,9 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         print("\n".join(lines), file=sys.stderr)
         return 2
 
-    from bot.app import build_app, build_client
+    from bot.app import HttpServer, SlackNotifier, build_app, build_client
     from bot.metrics import MeteredWsgi, instrument_services
     from bot.services import build_services
-    from bot.slack.notifier import SlackNotifier
-    from bot.slack.web import HttpServer
 
     client = build_client(settings)
     notifier = SlackNotifier(client, settings)

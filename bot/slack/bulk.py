@@ -2,7 +2,7 @@
 button, or submitted at once with `--apply`.
 
 Thin: listeners ack first, refuse anyone outside the SRE group with an ephemeral message, parse with the
-CLI's parser (`bot.commands.bulk.parse_bulk`), and call `WorkflowService.preview_bulk` / `submit_bulk`,
+parser the CLI uses too (`bot.workflow.arguments.parse_bulk`), and call `WorkflowService.preview_bulk` / `submit_bulk`,
 which enforce SRE-only again. The button carries the command text itself, so a click submits exactly what
 was previewed (planned again at that moment). The message builders are pure. Registered before the
 general `/launchpad` listener (`bot/app.py`), whose matcher would otherwise take the command.
@@ -16,7 +16,6 @@ from typing import Any
 
 from slack_bolt import Ack, App, Respond
 
-from bot.commands.bulk import USAGE, BulkUsageError, parse_bulk
 from bot.slack import ids
 from bot.slack.blocks import (
     MAX_BUTTON_VALUE,
@@ -36,6 +35,7 @@ from bot.slack.blocks import (
 from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import BulkPreview, RequestInfo
+from bot.workflow.arguments import USAGE, BulkUsageError, parse_bulk
 
 log = logging.getLogger(__name__)
 

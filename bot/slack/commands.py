@@ -8,7 +8,6 @@ are answered by the AWS listener group (`aws_listeners`), registered before this
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,9 +32,7 @@ from bot.slack.modals import new_service_modal
 from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import Actor, ServiceInfo
-from provisioners.errors import PermanentError
-
-DURATION = re.compile(r"^(\d{1,5})\s*([hd]?)$")
+from bot.workflow.arguments import parse_duration
 
 
 @dataclass
@@ -71,14 +68,6 @@ def parse_command(text: str) -> tuple[str, list[str]]:
 def parse_request_id(text: str) -> int | None:
     text = text.lstrip("#")
     return int(text) if text.isdigit() else None
-
-
-def parse_hours(text: str) -> int:
-    """`48`, `48h` or `2d` -> hours; anything else raises PermanentError with the accepted forms."""
-    match = DURATION.match(text.strip().lower())
-    if not match or int(match.group(1)) == 0:
-        raise PermanentError(f"{text!r} is not a duration; use hours like 48 or 48h, or days like 2d")
-    return int(match.group(1)) * (24 if match.group(2) == "d" else 1)
 
 
 def may_change(actor: Actor, service: ServiceInfo) -> bool:
@@ -175,7 +164,7 @@ def _extend(inv: Invocation) -> None:
                                "`/launchpad extend ranking-web tmp-pr42 48h`."))
         return
     service, env, duration = inv.args
-    request = inv.surface.workflow.extend(service, env, parse_hours(duration), inv.actor())
+    request = inv.surface.workflow.extend(service, env, parse_duration(duration), inv.actor())
     inv.surface.notifier.request_changed(request)
     inv.reply(text_message(f":alarm_clock: Extending {escape(env)} of {escape(service)} (request #{request.id})."))
 

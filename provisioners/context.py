@@ -1,0 +1,28 @@
+"""RenderContext: what every renderer needs besides the spec (platform, blueprints, bindings, templates).
+
+It lives apart from `plan.py` so the renderers (terragrunt, helm, argocd, ci) can name it without
+importing the planner that imports them. Pure data; it never renders anything itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from provisioners.bindings import Bindings
+from provisioners.blueprint import TEMPLATES_DIR, Blueprint, BlueprintRegistry
+from provisioners.platform import PlatformConfig
+from provisioners.spec import ServiceSpec
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """What every renderer needs besides the spec; all pure data."""
+
+    platform: PlatformConfig
+    blueprints: BlueprintRegistry
+    bindings: Bindings = field(default_factory=Bindings)
+    templates_dir: Path = TEMPLATES_DIR
+
+    def blueprint(self, spec: ServiceSpec) -> Blueprint:
+        return self.blueprints.get(spec.blueprint)
