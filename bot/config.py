@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from provisioners.keys import FORBID, closest, problems_of
 from provisioners.platform import PlatformConfig
 
 
 class GitHubCredential(BaseModel):
     """A token, or a GitHub App installation; one per environment (and organisation) keeps blast radius small."""
+
+    model_config = FORBID
 
     token: SecretStr | None = None
     app_id: int | None = None
@@ -38,7 +41,7 @@ class Settings(BaseSettings):
     """LaunchPad settings. Nested fields use `__` in env names: LAUNCHPAD_PLATFORM__ORGANISATION=acme."""
 
     model_config = SettingsConfigDict(env_prefix="LAUNCHPAD_", env_file=".env", env_nested_delimiter="__",
-                                      extra="ignore")
+                                      extra="forbid")
 
     config_file: Path | None = Field(default=None, description="YAML file with any of these settings")
     data_dir: Path = Field(default=Path(".launchpad"), description="SQLite file and local git repositories")
@@ -49,7 +52,8 @@ class Settings(BaseSettings):
     # --- forge -------------------------------------------------------------------------------
     forge: Literal["local", "github"] = Field(default="local", description="where pull requests are opened")
     github_api_url: str = Field(default="https://api.github.com",
-                                validation_alias=AliasChoices("LAUNCHPAD_GITHUB_API_URL", "GITHUB_API_URL"),
+                                validation_alias=AliasChoices("github_api_url", "LAUNCHPAD_GITHUB_API_URL",
+                                                                "GITHUB_API_URL"),
                                 description="GitHub Enterprise: https://HOST/api/v3")
     github_credentials: dict[str, GitHubCredential] = Field(
         default_factory=dict,
@@ -108,13 +112,30 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, dotenv_settings, _YamlSource(settings_cls), file_secret_settings)
+        return (init_settings, env_settings, _OwnDotEnv(dotenv_settings), _YamlSource(settings_cls),
+                file_secret_settings)
 
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'launchpad.db'}"
 
     def slack_configured(self) -> bool:
         return self.slack_bot_token is not None
+
+
+class _OwnDotEnv(PydanticBaseSettingsSource):
+    """The `.env` file's LaunchPad variables only: it may hold other tools' variables too, but a
+    `LAUNCHPAD_*` name that is no setting stays in, so it is refused with the closest setting named."""
+
+    def __init__(self, source: PydanticBaseSettingsSource) -> None:
+        super().__init__(source.settings_cls)
+        self.source = source
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.source().items()
+                if k in Settings.model_fields or k == "github_api_url" or k.lower().startswith("launchpad_")}
 
 
 class _YamlSource(PydanticBaseSettingsSource):
@@ -127,10 +148,41 @@ class _YamlSource(PydanticBaseSettingsSource):
         path = self.current_state.get("config_file") or os.environ.get("LAUNCHPAD_CONFIG_FILE")
         if not path:
             return {}
-        data = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"settings file {path} cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ValueError(f"settings file {path} is not valid YAML: {' '.join(str(exc).split())}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of settings at the top level")
         return data
+
+
+def settings_problems(exc: ValidationError) -> str:
+    """A settings error as one line: each problem with where it is, unknown keys with the closest setting."""
+    extra = [e for e in exc.errors() if e["type"] == "extra_forbidden" and len(e["loc"]) == 1]
+    lines = []
+    for err in extra:  # top level: from the YAML file (`forg`) or a LAUNCHPAD_* variable in .env
+        key = str(err["loc"][0])
+        bare = key.lower().removeprefix("launchpad_")
+        hint = closest(bare, Settings.model_fields)
+        shown = f"LAUNCHPAD_{bare.upper()}" if key.lower().startswith("launchpad_") else key
+        wanted = (f"LAUNCHPAD_{hint.upper()}" if key.lower().startswith("launchpad_") else hint) if hint else None
+        lines.append(f"unknown setting {shown!r}" + (f"; did you mean {wanted!r}?" if wanted else ""))
+    rest = [e for e in exc.errors() if e not in extra]
+    if rest:
+        lines.append(problems_of(Settings, rest))
+    return "; ".join(lines) + " (see docs/configuration.md)"
+
+
+def mask_url(url: str) -> str:
+    """A URL with its password replaced by ***, for display (`launchpad config`, error messages)."""
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at or ":" not in userinfo:
+        return url
+    return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 def reference_markdown() -> str:

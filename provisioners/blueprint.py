@@ -13,6 +13,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from provisioners.keys import FORBID, validation_problems
+
 ComponentKind = Literal["ecr", "security_group", "target_group", "iam_role", "dns", "s3", "rds", "elasticache"]
 ProvisionerId = Literal["terragrunt", "helm", "argocd", "ci"]
 
@@ -20,11 +22,15 @@ TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 class ComponentRule(BaseModel):
+    model_config = FORBID
+
     required: bool = False
     default: bool = Field(default=False, description="enabled by default when optional")
 
 
 class BlueprintDefaults(BaseModel):
+    model_config = FORBID
+
     port: int = 8080
     cpu: str = "250m"
     memory: str = "512Mi"
@@ -33,6 +39,8 @@ class BlueprintDefaults(BaseModel):
 
 
 class Blueprint(BaseModel):
+    model_config = FORBID
+
     id: str
     title: str
     description: str = ""
@@ -69,7 +77,7 @@ class BlueprintRegistry:
             try:
                 blueprints.append(Blueprint.model_validate(yaml.safe_load(path.read_text())))
             except ValidationError as exc:
-                raise ValueError(f"blueprint {path.name} is invalid: {exc}") from exc
+                raise ValueError(f"blueprint {path.name} is invalid: {validation_problems(Blueprint, exc)}") from None
         return cls(blueprints)
 
     def get(self, blueprint_id: str) -> Blueprint:

@@ -41,3 +41,7 @@ class InvalidSpecError(PermanentError):
         self.errors = errors
         lines = [f"{field}: {msg}" for field, msg in errors.items()]
         super().__init__("invalid service spec:\n  " + "\n  ".join(lines))
+
+    def one_line(self) -> str:
+        """Every problem on one line, for a terminal: 'name: ...; team: ...'."""
+        return "; ".join(f"{field}: {msg}" for field, msg in self.errors.items())

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field
 
+from provisioners.keys import FORBID
+
 STANDARD_ENVIRONMENTS = ("devel", "alpha", "prod")
 
 
 class Team(BaseModel):
     """A team owns services; its Argo CD project and RBAC are scoped to it."""
+
+    model_config = FORBID
 
     name: str
     slack_group: str = Field(default="", description="Slack user group id whose members belong to the team")
@@ -27,6 +31,8 @@ class Team(BaseModel):
 
 class EnvironmentTarget(BaseModel):
     """Where an environment lives in AWS and Kubernetes."""
+
+    model_config = FORBID
 
     account_id: str = "111111111111"
     region: str = "eu-west-1"
@@ -55,6 +61,8 @@ class EnvironmentTarget(BaseModel):
 
 class ModuleSource(BaseModel):
     """A pinned Terraform module: `source` + `version` (registry) or a git URL with ?ref=."""
+
+    model_config = FORBID
 
     source: str
     version: str = ""
@@ -102,6 +110,8 @@ def _default_modules() -> dict[str, ModuleSource]:
 class Repository(BaseModel):
     """A target repository: `name` is 'owner/repo' on GitHub, or a folder name for the local forge."""
 
+    model_config = FORBID
+
     name: str
     base_branch: str = "main"
     url: str = Field(default="", description="clone URL Argo CD reads it from; default https://github.com/<name>.git")
@@ -122,6 +132,8 @@ def _default_repositories() -> dict[str, Repository]:
 class StateBackend(BaseModel):
     """Terragrunt remote state: one S3 bucket + DynamoDB lock table per account."""
 
+    model_config = FORBID
+
     bucket: str = "{account_id}-terraform-state"
     lock_table: str = "terraform-locks"
     region: str = "eu-west-1"
@@ -129,6 +141,8 @@ class StateBackend(BaseModel):
 
 class PlatformConfig(BaseModel):
     """Everything a renderer needs to know about the platform; all fields have working defaults."""
+
+    model_config = FORBID
 
     organisation: str = Field(default="example", description="prefix for globally unique names (S3 buckets)")
     teams: dict[str, Team] = Field(default_factory=lambda: {

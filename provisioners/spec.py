@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_va
 
 from provisioners.blueprint import Blueprint, BlueprintRegistry
 from provisioners.errors import InvalidSpecError
+from provisioners.keys import FORBID, unknown_key_message
 from provisioners.platform import STANDARD_ENVIRONMENTS, PlatformConfig
 
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
@@ -55,10 +56,14 @@ class FieldProblem(ValueError):
 
 
 class S3Spec(BaseModel):
+    model_config = FORBID
+
     versioning: bool = True
 
 
 class RdsSpec(BaseModel):
+    model_config = FORBID
+
     engine: str = Field(default="postgres", pattern="^(postgres|mysql)$")
     engine_version: str = Field(default="16", pattern=r"^[0-9]+(\.[0-9]+)*$")
     instance_class: str = Field(default="db.t4g.micro", pattern=r"^db\.[a-z0-9]+\.[a-z0-9]+$")
@@ -66,12 +71,16 @@ class RdsSpec(BaseModel):
 
 
 class ElastiCacheSpec(BaseModel):
+    model_config = FORBID
+
     node_type: str = Field(default="cache.t4g.micro", pattern=r"^cache\.[a-z0-9]+\.[a-z0-9]+$")
     engine_version: str = Field(default="7.1", pattern=r"^[0-9]+(\.[0-9]+)*$")
 
 
 class Components(BaseModel):
     """Optional infrastructure a developer may add; None means absent."""
+
+    model_config = FORBID
 
     s3: S3Spec | None = None
     rds: RdsSpec | None = None
@@ -161,6 +170,8 @@ class Pins(PinSet):
 
 class EnvironmentSpec(BaseModel):
     """One environment of a service; temporary ones (`tmp-<slug>`) carry a TTL in hours."""
+
+    model_config = FORBID
 
     name: str
     ttl_hours: int | None = Field(default=None, description="temporary environments only")
@@ -316,6 +327,8 @@ class ServiceSpec(BaseModel):
     def _cpu(cls, v: str | None) -> str | None:
         if v is not None and not CPU.match(v):
             raise ValueError(f"cpu {v!r} is not a Kubernetes CPU quantity; use millicores like 250m or cores like 1")
+        if v is not None and not v.endswith("m") and float(v) == 0:
+            raise ValueError(f"cpu {v!r} is zero; a pod needs some CPU: use millicores like 250m or cores like 1")
         return v
 
     @field_validator("memory")
@@ -454,7 +467,7 @@ def parse_spec(data: Any, platform: PlatformConfig, blueprints: BlueprintRegistr
             if err["type"] == "missing":
                 msg = "is required"
             elif err["type"] == "extra_forbidden":
-                msg = "is not a known field; check the spelling (see examples/)"
+                msg = unknown_key_message(ServiceSpec, err["loc"])
             errors.setdefault(loc, msg)
         raise InvalidSpecError(errors) from None
 

@@ -92,7 +92,7 @@ def test_scripts_read_inputs_from_env_only() -> None:
 
 def test_values_repository_settings_flow_into_the_workflow() -> None:
     repos = {**PlatformConfig().repositories,
-             "values": Repository(name="acme/helm-values", base_branch="trunk", root="k8s")}
+             "values": Repository(name="acme/helm-values", base_branch="trunk")}
     platform = PlatformConfig(repositories=repos, values_path="apps/{team}/{service}", artifact_environment="prod")
     ctx = RenderContext(platform=platform, blueprints=CTX.blueprints)
     spec = example(EXAMPLES[-1], ctx)

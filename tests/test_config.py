@@ -51,3 +51,47 @@ def test_reference_doc_is_current() -> None:
     assert MARKER in text, "docs/configuration.md lost its generated section marker"
     assert text.split(MARKER, 1)[1] == reference_markdown(), (
         "docs/configuration.md is stale: regenerate the reference with `launchpad config --reference`")
+
+
+def test_unknown_settings_are_refused_with_the_closest_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Issue 12, item 5: `forg: github` used to be dropped silently, at every level."""
+    from pydantic import ValidationError
+
+    from bot.config import settings_problems
+
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "launchpad.yaml"
+    config.write_text("forg: github\nplatform:\n  teams:\n    search: {name: search, sso_grup: devs}\n")
+    with pytest.raises(ValidationError) as info:
+        Settings(config_file=config)
+    text = settings_problems(info.value)
+    assert "unknown setting 'forg'; did you mean 'forge'?" in text
+    assert "platform.teams.search.sso_grup: unknown key 'sso_grup'; did you mean 'sso_group'?" in text
+
+    monkeypatch.setenv("LAUNCHPAD_PLATFORM__ORGANISATON", "acme")  # nested variables are checked too
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "did you mean 'organisation'?" in settings_problems(info.value)
+
+
+def test_dotenv_keeps_other_tools_variables_out_but_refuses_launchpad_typos(monkeypatch: pytest.MonkeyPatch,
+                                                                           tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from bot.config import settings_problems
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("OTHER_TOOL_TOKEN=x\nLAUNCHPAD_REQUESTS_CHANNEL=C9\n")
+    assert Settings().requests_channel == "C9"
+    (tmp_path / ".env").write_text("OTHER_TOOL_TOKEN=x\nLAUNCHPAD_FORG=github\n")
+    with pytest.raises(ValidationError) as info:
+        Settings()
+    assert "unknown setting 'LAUNCHPAD_FORG'; did you mean 'LAUNCHPAD_FORGE'?" in settings_problems(info.value)
+
+
+def test_github_api_url_in_the_yaml_file_is_honoured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Issue 12, item 2: the documented `github_api_url:` key was ignored (only the env names were aliases)."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "launchpad.yaml"
+    config.write_text("github_api_url: https://github.example.com/api/v3\n")
+    assert Settings(config_file=config).github_api_url == "https://github.example.com/api/v3"

@@ -45,5 +45,5 @@ def test_invalid_spec_exits_non_zero_names_the_field_and_writes_nothing(
     out = tmp_path / "out"
     assert main(["plan", str(spec), "--out", str(out)]) == 1
     err = capsys.readouterr().err
-    assert f"  {named}: " in err
+    assert f" {named}: " in err and len(err.strip().splitlines()) == 1
     assert not out.exists()

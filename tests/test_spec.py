@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -62,7 +63,22 @@ INVALID = [
     ("lone surrogate", base(description="half \ud800 a pair"), "description", "surrogate"),
     ("description too long", base(description="x" * 501), "description", "500"),
     ("worker with domain", base(blueprint="worker", domain="w.example.com"), "domain", "no HTTP"),
-    ("unknown field", base(replicas=3), "replicas", "not a known field"),
+    ("unknown field", base(replicas=3), "replicas", "belongs under environments"),
+    # unknown keys at every level are refused, naming the closest valid key (issue 12, item 5)
+    ("unknown component", base(components={"rsd": {}}), "components.rsd", "did you mean 'rds'?"),
+    ("unknown environment key", base(environments=[{"name": "devel", "replica": 5}]), "environments.0.replica",
+     "did you mean 'replicas'?"),
+    ("unknown rds key", base(components={"rds": {"engin": "mysql"}}), "components.rds.engin",
+     "did you mean 'engine'?"),
+    ("unknown rds key 2", base(components={"rds": {"instance_clas": "db.t4g.small"}}), "components.rds.instance_clas",
+     "did you mean 'instance_class'?"),
+    ("unknown s3 key", base(components={"s3": {"versoning": False}}), "components.s3.versoning",
+     "did you mean 'versioning'?"),
+    ("unknown cache key", base(components={"elasticache": {"nodetype": "cache.t4g.small"}}),
+     "components.elasticache.nodetype", "did you mean 'node_type'?"),
+    ("unknown pins key", base(pins={"chart_revison": "v1"}), "pins.chart_revison", "did you mean 'chart_revision'?"),
+    ("zero cpu", base(cpu="0"), "cpu", "zero"),
+    ("zero cpu decimal", base(cpu="0.0"), "cpu", "zero"),
     ("bad policy arn", base(iam_policy_arns=["admin"]), "iam_policy_arns", "policy ARN"),
     ("bad cidr", base(ingress_cidrs=["10.0.0.0/33"]), "ingress_cidrs", "CIDR"),
     ("missing team", {k: v for k, v in base().items() if k != "team"}, "team", "required"),
@@ -86,3 +102,11 @@ def test_name_length_message_says_how_long_it_may_be() -> None:
 def test_not_a_mapping() -> None:
     with pytest.raises(InvalidSpecError):
         parse_spec(["name"], PLATFORM, BLUEPRINTS)
+
+
+def test_blueprint_files_refuse_unknown_keys(tmp_path: Path) -> None:
+    """Blueprints are YAML an SRE writes: a typo is refused with the closest key (issue 12, item 5)."""
+    (tmp_path / "svc.yaml").write_text("id: svc\ntitle: Svc\nprovisioners: [helm]\ncomponents: {}\n"
+                                       "defaults: {replica: {devel: 1}}\n")
+    with pytest.raises(ValueError, match="did you mean 'replicas'"):
+        BlueprintRegistry.load(tmp_path)

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from bot.config import Settings, reference_markdown
+from bot.config import Settings, mask_url, reference_markdown
 
 
 def register(sub: Any) -> None:
@@ -20,6 +20,14 @@ def run_config(args: argparse.Namespace, settings: Settings) -> int:
     if args.reference:
         print(reference_markdown(), end="")
         return 0
-    # mode="json" renders SecretStr as '**********', so nothing secret can be printed here
-    print(yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False), end="")
+    # mode="json" renders SecretStr as '**********'; URLs (the database's) keep their user but not the password
+    print(yaml.safe_dump(_masked(settings.model_dump(mode="json")), sort_keys=False), end="")
     return 0
+
+
+def _masked(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_masked(v) for v in value]
+    return mask_url(value) if isinstance(value, str) else value

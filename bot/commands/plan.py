@@ -27,9 +27,15 @@ def register(sub: Any) -> None:
 def read_spec_file(path: Path) -> dict[str, Any]:
     """The raw fields of a spec file; raises InvalidSpecError (field `spec`) when it cannot be read as a mapping."""
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InvalidSpecError({"spec": f"{path} does not exist"}) from None
+    except IsADirectoryError:
+        raise InvalidSpecError({"spec": f"{path} is a directory; give a spec YAML file (see examples/)"}) from None
+    except UnicodeDecodeError:
+        raise InvalidSpecError({"spec": f"{path} is not UTF-8 text; save the spec as UTF-8 YAML"}) from None
+    except OSError as exc:
+        raise InvalidSpecError({"spec": f"{path} cannot be read ({exc.strerror or exc})"}) from None
     except yaml.YAMLError as exc:
         raise InvalidSpecError({"spec": f"{path} is not valid YAML: {' '.join(str(exc).split())}"}) from None
     if not isinstance(data, dict):
@@ -47,7 +53,7 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
     try:
         spec = load_spec_file(args.spec, ctx)
     except InvalidSpecError as exc:
-        print(f"launchpad plan: {args.spec}: {exc}", file=sys.stderr)
+        print(f"launchpad plan: {args.spec}: invalid service spec: {exc.one_line()}", file=sys.stderr)
         return 1
     changesets = plan(spec, ctx)
     print(f"Plan for {spec.name} (team {spec.team}, blueprint {spec.blueprint}): "
@@ -55,8 +61,13 @@ def run_plan(args: argparse.Namespace, settings: Settings) -> int:
     for cs in changesets:
         print(summarise(cs, args.out))
     if args.out:
-        for cs in changesets:
-            write_tree(cs, args.out / cs.repo)
+        try:
+            for cs in changesets:
+                write_tree(cs, args.out / cs.repo)
+        except OSError as exc:
+            print(f"launchpad plan: cannot write the trees under {args.out}: {exc.filename}: {exc.strerror}",
+                  file=sys.stderr)
+            return 1
         print(f"wrote {sum(len(cs.files) for cs in changesets)} files under {args.out}/")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import re
 import shutil
 import signal
 import subprocess
@@ -22,15 +23,16 @@ from typing import Any, TextIO
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.plan import read_spec_file
-from bot.config import Settings
+from bot.config import Settings, mask_url
 from bot.jobs import build_scheduler, run_once
 from bot.logs import scrub
-from bot.services import Services, build_services
+from bot.services import Services, build_services, render_context
 from bot.store.database import SchemaOutdated, Store
 from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     EnvironmentInfo,
+    NotFound,
     Notifier,
     RequestInfo,
     ServiceInfo,
@@ -41,7 +43,9 @@ from bot.workflow.arguments import parse_duration as parse_duration  # re-export
 from bot.workflow.engine import worker_name
 from bot.workflow.policy import PolicyError
 from provisioners.errors import InvalidSpecError, LaunchPadError
+from provisioners.spec import parse_spec
 
+DEMO_DIR = "demo"  # `launchpad demo` runs under data_dir/demo, apart from the requests of `launchpad new`
 MARKS = {State.PENDING: "[    ]", State.RUNNING: "[run ]", State.WAITING: "[wait]", State.SUCCEEDED: "[done]",
          State.FAILED: "[FAIL]", State.CANCELLED: "[cncl]"}
 
@@ -81,6 +85,8 @@ def register(sub: Any) -> None:
     p.add_argument("service")
     p.add_argument("env")
     p.add_argument("duration", help="e.g. 24h, 3d, 1w (a bare number means hours)")
+    # `-5h` is a (negative) duration, not an option: parse_duration then says why it is refused
+    p._negative_number_matcher = re.compile(r"^-[0-9]+[a-z]*$")
     p.set_defaults(func=_handler(cmd_extend))
 
     p = sub.add_parser("approve", parents=[actor, wait], help="approve a request's waiting approval step")
@@ -255,7 +261,9 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) ->
 
 def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     data = read_spec_file(args.spec)
-    root = (settings.data_dir / "demo").resolve()
+    ctx = render_context(settings)
+    parse_spec(data, ctx.platform, ctx.blueprints)  # a bad spec is refused before the previous demo is wiped
+    root = (settings.data_dir / DEMO_DIR).resolve()
     shutil.rmtree(root, ignore_errors=True)
     demo = settings.model_copy(update={"data_dir": root, "database_url": "", "forge": "local",
                                        "auto_merge_local": True})
@@ -292,6 +300,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 head = _git_log(path)
                 print(f"  {path}{'  ' + head if head else ''}", file=out)
             print(f"Browse one: git --git-dir={root / 'repos'}/<owner>/<repo>.git log --stat main", file=out)
+        print(f"The demo keeps its own data directory: follow it with LAUNCHPAD_DATA_DIR={root} launchpad status "
+              f"{info.id} (plain `launchpad new|status|list` use {settings.data_dir}).", file=out)
         if info.state != State.SUCCEEDED:
             print(f"launchpad demo: request #{info.id} ended {info.state.value}: {info.error or 'see above'}",
                   file=sys.stderr)
@@ -398,19 +408,32 @@ def _handler(fn: Handler) -> Callable[[argparse.Namespace, Settings], int]:
         try:
             return fn(args, settings, sys.stdout)
         except InvalidSpecError as exc:
-            problems = "; ".join(f"{field}: {msg}" for field, msg in exc.errors.items())
-            print(f"launchpad {args.command}: invalid service spec: {problems}", file=sys.stderr)
+            print(f"launchpad {args.command}: invalid service spec: {exc.one_line()}", file=sys.stderr)
+        except NotFound as exc:
+            print(f"launchpad {args.command}: {_one_line(str(exc))}{where_we_look(settings)}", file=sys.stderr)
         except (LaunchPadError, SchemaOutdated, PolicyError) as exc:
             print(f"launchpad {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         except RuntimeError as exc:
             print(f"launchpad {args.command}: {_one_line(str(exc))}", file=sys.stderr)
         except SQLAlchemyError as exc:
             detail = scrub(_one_line(str(getattr(exc, "orig", None) or exc)))
-            print(f"launchpad {args.command}: database error ({detail}); check LAUNCHPAD_DATABASE_URL and that "
-                  "the database is reachable", file=sys.stderr)
+            print(f"launchpad {args.command}: database error ({detail}) at "
+                  f"{mask_url(settings.effective_database_url())}; check LAUNCHPAD_DATABASE_URL and that the "
+                  "database is reachable", file=sys.stderr)
         return 1
 
     return run
+
+
+def where_we_look(settings: Settings) -> str:
+    """Which database a command read, and where the demo's requests are when that is another one: `make demo`
+    keeps its own data directory, so `launchpad status 1` after it looks elsewhere unless told."""
+    text = f" (looked in {mask_url(settings.effective_database_url())}"
+    demo = settings.data_dir / DEMO_DIR
+    if not settings.database_url and (demo / "launchpad.db").exists():
+        text += (f"; `launchpad demo` keeps its requests in {demo}: run the command with "
+                 f"LAUNCHPAD_DATA_DIR={demo}")
+    return text + ")"
 
 
 def _decide(args: argparse.Namespace, settings: Settings, out: TextIO, *, approve: bool) -> int:

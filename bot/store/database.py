@@ -19,10 +19,29 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+
+
+SUPPORTED = "LaunchPad supports sqlite:///PATH and postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB"
+
+
+class DatabaseSetupError(RuntimeError):
+    """The database URL or the SQLite file's folder cannot be used; the message says what to set."""
+
+
+def _parse(url: str) -> URL:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseSetupError(f"the database URL is not a URL; {SUPPORTED}") from None
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseSetupError(f"the database URL {parsed.render_as_string(hide_password=True)} is "
+                                 f"{parsed.get_backend_name()}; {SUPPORTED}")
+    return parsed
 
 
 class SchemaOutdated(RuntimeError):
@@ -34,16 +53,26 @@ class Store:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        parsed = make_url(url)
+        parsed = _parse(url)
         kwargs: dict[str, Any] = {"echo": echo, "future": True}
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
             if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                folder = Path(database).parent
+                try:
+                    folder.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise DatabaseSetupError(
+                        f"cannot create {folder} for the SQLite database ({exc.strerror or exc}); set "
+                        "LAUNCHPAD_DATA_DIR to a directory you can write, or LAUNCHPAD_DATABASE_URL") from None
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
             kwargs["pool_pre_ping"] = True
-        self.engine: Engine = create_engine(url, **kwargs)
+        try:
+            self.engine: Engine = create_engine(url, **kwargs)
+        except (ImportError, NoSuchModuleError, ArgumentError) as exc:
+            raise DatabaseSetupError(f"cannot use the database URL {parsed.render_as_string(hide_password=True)} "
+                                     f"({' '.join(str(exc).split())}); {SUPPORTED}") from None
         if self.is_sqlite:
             _immediate_transactions(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)

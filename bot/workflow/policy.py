@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.workflow.api import Actor, RequestKind
 from provisioners.blueprint import TEMPLATES_DIR
+from provisioners.keys import validation_problems
 from provisioners.platform import PlatformConfig
 from provisioners.spec import ServiceSpec
 
@@ -85,9 +86,7 @@ def load_policy(path: Path | None = None) -> Policy:
     try:
         policy = Policy.model_validate(data or {})
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PolicyError(f"approval policy file {path}: {where}: {first['msg']}") from None
+        raise PolicyError(f"approval policy file {path}: {validation_problems(Policy, exc)}") from None
     ids = [r.id for r in policy.rules]
     dupes = sorted({i for i in ids if ids.count(i) > 1})
     if dupes:

@@ -48,7 +48,7 @@ class LocalForge:
 
     def __init__(self, root: Path, *, author_name: str = "LaunchPad",
                  author_email: str = "launchpad@localhost") -> None:
-        self.root = Path(root)
+        self.root = Path(root).absolute()  # git runs with cwd=<repo>.git: a relative --git-dir would not resolve
         env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
         env.update({
             "GIT_AUTHOR_NAME": author_name, "GIT_AUTHOR_EMAIL": author_email,

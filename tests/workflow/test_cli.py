@@ -92,7 +92,7 @@ def test_delete_extend_and_errors(capsys: pytest.CaptureFixture[str], tmp_path: 
     code, _, err = run(capsys, "extend", "tmp-api", "tmp-x1", "2w")
     assert code == 1 and "the maximum is 336h" in err
     code, _, err = run(capsys, "extend", "tmp-api", "tmp-x1", "soon")
-    assert code == 1 and "not like 24h" in err
+    assert code == 1 and "not a duration" in err
     code, out, err = run(capsys, "delete", "tmp-api", "--env", "tmp-x1", "--wait")
     assert code == 0, err
     assert "delete tmp-api" in out and "succeeded" in out

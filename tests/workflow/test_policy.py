@@ -94,6 +94,7 @@ def test_team_approvers_and_globs(tmp_path: Path) -> None:
     ("rules: [{id: a, when: {}, approvers: sre, reason: x}, {id: a, when: {}, approvers: sre, reason: y}]",
      "rule id a is used twice"),
     ("rules: [unclosed", "not valid YAML"),
+    ("rules: [{id: a, when: {environment: [prod]}, approvers: sre, reason: x}]", "did you mean 'environments'?"),
 ])
 def test_invalid_policy_files_say_where(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "policy.yaml"
