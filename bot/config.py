@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from provisioners.keys import FORBID, closest, problems_of
 from provisioners.platform import PlatformConfig
@@ -76,7 +76,10 @@ class Settings(BaseSettings):
                                description="Web API base URL (tests point it at a local server)")
     requests_channel: str = Field(default="", description="channel id where request threads live")
     sre_usergroup: str = Field(default="", description="Slack user group id of the approvers (SRE)")
-    sre_users: list[str] = Field(default_factory=list, description="extra approver user ids (and the CLI's SRE)")
+    sre_users: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="extra approvers: Slack user ids, and the logins (or cli:<login>) who act as SRE from the CLI; "
+                    "comma-separated in the environment")
     usergroup_cache_seconds: int = 300
     http_host: str = "0.0.0.0"
     http_port: int = 3000
@@ -114,6 +117,28 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _OwnDotEnv(dotenv_settings), _YamlSource(settings_cls),
                 file_secret_settings)
+
+    @field_validator("sre_users", mode="before")
+    @classmethod
+    def _comma_separated(cls, v: Any) -> Any:
+        """`LAUNCHPAD_SRE_USERS=alice,U012ABCDEF` (a JSON list works too)."""
+        if isinstance(v, str):
+            text = v.strip()
+            if text.startswith("["):
+                return yaml.safe_load(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return v
+
+    @model_validator(mode="after")
+    def _environments_are_named(self) -> Settings:
+        """A configured environment names its own VPC, load balancer and cluster: the field defaults are the
+        embedded example's placeholders, and a real environment silently using them deploys nowhere."""
+        for env, target in self.platform.environments.items():
+            missing = target.placeholders()
+            if missing:
+                raise ValueError(f"platform.environments.{env} leaves {', '.join(missing)} at the example "
+                                 "placeholders; set them to this environment's own values (docs/configuration.md)")
+        return self
 
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'launchpad.db'}"

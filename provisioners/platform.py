@@ -6,7 +6,9 @@ embeds a `PlatformConfig` in its settings and loads it from env / .env / YAML.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any
+
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from provisioners.keys import FORBID
 
@@ -58,6 +60,32 @@ class EnvironmentTarget(BaseModel):
     argocd_destination: str = Field(default="https://kubernetes.default.svc",
                                     description="Argo CD destination server for this environment")
 
+    @model_validator(mode="after")
+    def _arns_in_this_account(self) -> EnvironmentTarget:
+        """An ARN of another account or region is a copy-paste from another environment (the devel listener
+        in prod): refuse it here rather than render it."""
+        for name, want_region in (("alb_listener_arn", True), ("cluster_oidc_provider_arn", False)):
+            if name not in self.model_fields_set:
+                continue  # left at the example placeholder: Settings names every placeholder at once
+            parts = str(getattr(self, name)).split(":")
+            if len(parts) < 6 or parts[0] != "arn":
+                raise ValueError(f"{name} {getattr(self, name)!r} is not an ARN")
+            if parts[4] != self.account_id or (want_region and parts[3] != self.region):
+                where = f"account {parts[4]}" + (f", region {parts[3]}" if want_region else "")
+                raise ValueError(f"{name} is in {where}, but this environment is account {self.account_id}"
+                                 + (f", region {self.region}" if want_region else "")
+                                 + "; use this environment's own resource")
+        return self
+
+    def placeholders(self) -> list[str]:
+        """The fields naming real infrastructure that were left at the example defaults (not set)."""
+        return [f for f in INFRASTRUCTURE_FIELDS if f not in self.model_fields_set]
+
+
+# What a configured environment must name itself: the defaults are the embedded example's placeholders.
+INFRASTRUCTURE_FIELDS = ("account_id", "hosted_zone", "vpc_id", "vpc_cidr", "alb_listener_arn", "alb_dns_name",
+                         "alb_zone_id", "alb_security_group_id", "cluster_oidc_provider_arn")
+
 
 class ModuleSource(BaseModel):
     """A pinned Terraform module: `source` + `version` (registry) or a git URL with ?ref=."""
@@ -84,8 +112,12 @@ def _example_target(env: str, account_id: str, zone: str) -> EnvironmentTarget:
         account_id=account_id,
         region=region,
         hosted_zone=zone,
+        vpc_id="vpc-00000000000000000",
+        vpc_cidr="10.0.0.0/16",
         alb_listener_arn=f"arn:aws:elasticloadbalancing:{region}:{account_id}:listener/app/{env}-shared/0/0",
         alb_dns_name=f"{env}-shared-alb.{region}.elb.amazonaws.com",
+        alb_zone_id="Z32O12XQLNTSW2",
+        alb_security_group_id="sg-0000000000000000a",
         cluster_name=f"eks-{env}",
         cluster_oidc_provider_arn=f"arn:aws:iam::{account_id}:oidc-provider/oidc.eks.{region}.amazonaws.com/id/"
                                   f"EXAMPLE{env.upper()}",
@@ -139,6 +171,9 @@ class StateBackend(BaseModel):
     region: str = "eu-west-1"
 
 
+REPOSITORY_KEYS = ("infra", "values", "gitops", "service")
+
+
 class PlatformConfig(BaseModel):
     """Everything a renderer needs to know about the platform; all fields have working defaults."""
 
@@ -190,6 +225,25 @@ class PlatformConfig(BaseModel):
                                  "elbv2.k8s.aws/TargetGroupBinding", "vpcresources.k8s.aws/SecurityGroupPolicy"],
         description="namespaced kinds ('group/Kind') the service chart renders; each team's Argo CD project "
                     "allows only these")
+
+    @field_validator("modules", mode="before")
+    @classmethod
+    def _modules_over_defaults(cls, v: Any) -> Any:
+        """Entries replace the default module of the same key; the other defaults stay (a settings file that
+        names only `ecr` must not lose `security_group`)."""
+        return {**_default_modules(), **v} if isinstance(v, dict) else v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlatformConfig:
+        missing = [k for k in REPOSITORY_KEYS if k not in self.repositories]
+        if missing:
+            raise ValueError(f"repositories lacks {', '.join(missing)}: list every one of {', '.join(REPOSITORY_KEYS)} "
+                             "(service: the service's own repository, e.g. {name: '{team}/{service}'})")
+        for name in ("temporary_environment_base", "artifact_environment"):
+            if getattr(self, name) not in self.environments:
+                raise ValueError(f"{name} {getattr(self, name)!r} is not one of the environments "
+                                 f"({', '.join(self.environments)})")
+        return self
 
     def target_for(self, env: str) -> EnvironmentTarget:
         """Temporary environments live in the base environment's account and cluster."""

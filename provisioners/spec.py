@@ -363,6 +363,10 @@ class ServiceSpec(BaseModel):
             if pinned not in env_names:
                 raise FieldProblem(f"pins.environments.{pinned}",
                                    f"{pinned} has pins but the service has no environment {pinned}; remove them")
+        for env in self.environments:
+            if not env.temporary and env.name not in platform.environments:
+                raise FieldProblem("environments", f"{env.name} is not configured on this platform; choose one of "
+                                                   f"{', '.join(platform.environments)} or a tmp-<slug>")
         for comp in self.components.enabled():
             if comp not in blueprint.components:
                 raise FieldProblem(f"components.{comp}",

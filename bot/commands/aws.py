@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
 
     r = sub.add_parser("reset-password", help="SRE: set a new AWS console password for an IAM user, shown once")
     r.add_argument("--user", required=True, help="the IAM user name, or the email it is mapped to")
-    r.add_argument("--as-sre", action="store_true", help="act as an SRE from this terminal")
+    r.add_argument("--as-sre", action="store_true", help=argparse.SUPPRESS)  # retired: SRE comes from sre_users
     r.set_defaults(func=run_reset_password)
 
 
@@ -73,8 +73,8 @@ def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
 
     actor = cli_actor(args, settings)
     if not actor.is_sre:
-        print("launchpad reset-password: the CLI resets passwords for SRE only (use --as-sre, or be listed in "
-              "sre_users); everyone else uses the 'Reset my AWS password' shortcut in Slack", file=sys.stderr)
+        print(f"launchpad reset-password: the CLI resets passwords for SRE only, and {actor.name} is not in "
+              "sre_users; everyone else uses the 'Reset my AWS password' shortcut in Slack", file=sys.stderr)
         return 1
     ops = AwsOperations.from_settings(settings, audit=_audit(settings))
     try:

@@ -2,7 +2,7 @@
 matches, as one request with one pull request per repository (SRE only).
 
     launchpad bulk --team search --chart-revision v1.1.0 --dry-run
-    launchpad bulk --env prod --module rds=7.3.0 --as-sre --wait
+    launchpad bulk --env prod --module rds=7.3.0 --wait
     launchpad bulk --blueprint web-service --sidecar-image filebeat=docker.elastic.co/beats/filebeat:8.15.0
 
 The argument syntax is shared with `/launchpad bulk` in Slack (`bot.workflow.arguments.parse_bulk`).
@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from bot.commands.requests import _after_submit, _handler, _print_request, _services, cli_actor
+from bot.commands.requests import _after_submit, _handler, _print_request, _services, add_as_sre, cli_actor
 from bot.config import Settings
 from bot.workflow.api import BulkPreview
 from bot.workflow.arguments import USAGE as USAGE  # re-exported: the CLI's usage line
@@ -57,7 +57,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("bulk", help="pin a module version, chart revision or sidecar image on many services (SRE)",
                        description=__doc__.splitlines()[0] if __doc__ else None)
     add_arguments(p)
-    p.add_argument("--as-sre", action="store_true", help="act as an SRE from this terminal")
+    add_as_sre(p)
     p.add_argument("--wait", action="store_true",
                    help="run the worker here until the request finishes or waits for someone")
     p.set_defaults(func=_handler(cmd_bulk))

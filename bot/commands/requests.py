@@ -1,8 +1,8 @@
 """`launchpad new|status|list|retry|delete|extend|approve|deny|cancel|audit|worker|db|demo`: the workflow
 from a terminal, mirroring the Slack commands.
 
-Handlers parse arguments, build the CLI actor (`cli:<login>`, SRE with --as-sre or when listed in
-settings.sre_users), call `WorkflowService`, and print. Errors print one line to stderr and exit 1.
+Handlers parse arguments, build the CLI actor (`cli:<login>`, the operating-system login; SRE only when
+settings.sre_users lists the login), call `WorkflowService`, and print. Errors print one line to stderr and exit 1.
 `--wait` runs the worker inline until the request finishes or waits for someone (approval, merge).
 """
 
@@ -32,6 +32,7 @@ from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     EnvironmentInfo,
+    NotAllowed,
     NotFound,
     Notifier,
     RequestInfo,
@@ -52,7 +53,7 @@ MARKS = {State.PENDING: "[    ]", State.RUNNING: "[run ]", State.WAITING: "[wait
 
 def register(sub: Any) -> None:
     actor = argparse.ArgumentParser(add_help=False)
-    actor.add_argument("--as-sre", action="store_true", help="act as an SRE (approver) from this terminal")
+    add_as_sre(actor)
     wait = argparse.ArgumentParser(add_help=False)
     wait.add_argument("--wait", action="store_true",
                       help="run the worker here until the request finishes or waits for someone")
@@ -339,10 +340,19 @@ class PrintingNotifier:
 
 
 def cli_actor(args: argparse.Namespace, settings: Settings) -> Actor:
+    """The CLI acts as the login running it; SRE only when settings.sre_users lists it (no flag escalates)."""
     login = _login()
     actor_id = f"cli:{login}"
-    sre = bool(getattr(args, "as_sre", False)) or login in settings.sre_users or actor_id in settings.sre_users
+    sre = login in settings.sre_users or actor_id in settings.sre_users
+    if getattr(args, "as_sre", False) and not sre:
+        raise NotAllowed(f"--as-sre no longer makes a login SRE: {login} is not in sre_users; an SRE adds it "
+                         f"(LAUNCHPAD_SRE_USERS={login}), or ask a member of sre_users to run this")
     return Actor(id=actor_id, name=login, is_sre=sre)
+
+
+def add_as_sre(parser: argparse.ArgumentParser) -> None:
+    """The retired `--as-sre` flag: hidden, and refused with an explanation for a login that is not SRE."""
+    parser.add_argument("--as-sre", action="store_true", help=argparse.SUPPRESS)
 
 
 class FanoutNotifier:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import uuid
 from pathlib import Path
@@ -43,12 +44,16 @@ def test_lookup_json_and_unknown_domain(cli_env: Path, capsys: pytest.CaptureFix
 
 
 def test_reset_password_is_for_sre_and_prints_the_password_once(cli_env: Path, clients: Any,
-                                                                capsys: pytest.CaptureFixture[str]) -> None:
+                                                                capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     user = f"ops-{uuid.uuid4().hex[:6]}"
     clients.iam.create_user(UserName=user, Tags=[{"Key": "email", "Value": f"{user}@example.com"}])
     assert main(["reset-password", "--user", user]) == 1
     assert "SRE only" in capsys.readouterr().err
-    assert main(["reset-password", "--user", user, "--as-sre"]) == 0
+    assert main(["reset-password", "--user", user, "--as-sre"]) == 1  # the flag escalates no more (item 17)
+    assert "--as-sre no longer makes a login SRE" in capsys.readouterr().err
+    monkeypatch.setenv("LAUNCHPAD_SRE_USERS", getpass.getuser())
+    assert main(["reset-password", "--user", user]) == 0
     out = capsys.readouterr().out
     assert f"Done: created a console login for IAM user {user} (account 123456789012)." in out
     password = out.split("sign-in):\n", 1)[1].splitlines()[0].strip()

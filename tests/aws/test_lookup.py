@@ -279,3 +279,44 @@ def test_calls_are_counted_per_lookup_even_with_a_shared_counter(lookup: DomainL
     before = sum(clients.calls.total.values())
     result = lookup.lookup("example.com")
     assert sum(clients.calls.total.values()) - before == result.aws_call_count
+
+
+def test_every_aws_call_is_allowed_by_the_documented_policy(lookup: DomainLookup) -> None:
+    """docs/aws.md's IAM policy is the one operators attach: every call a lookup (and a password reset)
+    makes must be in it, or the bot fails in production where moto let it pass (issue 12, item 2)."""
+    import ast
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    text = (root / "docs" / "aws.md").read_text()
+    policy = json.loads(re.search(r"```json\n(.*?)```", text, re.S).group(1))  # type: ignore[union-attr]
+    allowed: set[str] = set()
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow":
+            actions = statement["Action"]
+            allowed |= {actions} if isinstance(actions, str) else set(actions)
+    services = {"elbv2": "elasticloadbalancing"}
+    calls: set[str] = set()
+    for domain in ("ranking.example.com", "cdn.example.com", "www.example.com", "gw.example.com",
+                   "legacy.example.com", "admin.internal.example.com"):
+        calls |= set(lookup.lookup(domain).aws_calls)
+    needed = set()
+    for call in calls:
+        service, _, operation = call.partition(".")
+        needed.add("apigateway:GET" if service == "apigateway" else f"{services.get(service, service)}:{operation}")
+    # the password reset calls the IAM client directly: read them from the source
+    source = (root / "bot" / "aws" / "iam_password.py").read_text()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            owner = node.func.value
+            name = node.func.attr
+            if isinstance(owner, ast.Attribute) and owner.attr == "iam" and name != "get_paginator":
+                needed.add("iam:" + "".join(p.title() for p in name.split("_")))
+            if name == "get_paginator" and isinstance(owner, ast.Attribute) and owner.attr == "iam":
+                arg = node.args[0]
+                assert isinstance(arg, ast.Constant)
+                needed.add("iam:" + "".join(p.title() for p in str(arg.value).split("_")))
+    assert any(n.startswith("iam:") for n in needed) and len(needed) > 8
+    assert needed <= allowed, f"docs/aws.md's policy lacks {sorted(needed - allowed)}"

@@ -31,7 +31,8 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                monkeypatch: pytest.MonkeyPatch) -> None:
     for name, team in (("ranking-api", "search"), ("ledger-api", "payments")):
         path = tmp_path / f"{name}.yaml"
         path.write_text(yaml.safe_dump(spec(name, team=team)))
@@ -41,10 +42,14 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--dry-run")
     assert code == 1 and "only SRE may preview a bulk change" in err and out == ""
 
-    code, out, err = run(capsys, "bulk", "--chart-revision", "v1.1.0", "--as-sre")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre")
+    assert code == 1 and "--as-sre no longer makes a login SRE" in err  # issue 12, item 17: no escalation
+
+    monkeypatch.setenv("LAUNCHPAD_SRE_USERS", "alice")  # SRE is whoever sre_users lists
+    code, out, err = run(capsys, "bulk", "--chart-revision", "v1.1.0")
     assert code == 1 and "say which services" in err
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre", "--dry-run")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--dry-run")
     assert code == 0, err
     assert "1 of 1 matching service(s) change: 1 file(s), one pull request per repository: gitops (1 file)" in out
     assert "gitops: teams/search/services/ranking-api/devel.yaml" in out and "ledger-api" not in out
@@ -52,14 +57,14 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     code, out, _ = run(capsys, "list")
     assert "bulk" not in out  # the dry run submitted nothing
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre", "--wait")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--wait")
     assert code == 0, err
     assert "Request #3: bulk 1 service (team search; devel) by cli:alice" in out
     assert "Opened PR #" in out and "#3 succeeded" in out
     code, out, _ = run(capsys, "audit", "ranking-api")
     assert "bulk.submitted" in out and "service.changed: bulk: chart revision v1.1.0 for team search" in out
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0")
     assert code == 1 and "nothing to change: 1 service(s) match team search" in err
 
 

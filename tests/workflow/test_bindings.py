@@ -12,7 +12,7 @@ import pytest
 
 from bot.workflow.bindings import Ec2Bindings
 from bot.workflow.clock import ManualClock
-from provisioners.platform import EnvironmentTarget, PlatformConfig
+from provisioners.platform import PlatformConfig
 from tests.support.moto import moto_server
 from tests.workflow.support import ALICE, drain, non_empty_tree, spec
 
@@ -28,7 +28,8 @@ def moto_url() -> Iterator[str]:
 def test_bind_waits_for_the_security_group_then_renders_its_id(make: Any, moto_url: str, tmp_path: Path) -> None:
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=moto_url)
     vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
-    platform = PlatformConfig(environments={"devel": EnvironmentTarget(vpc_id=vpc, vpc_cidr="10.42.0.0/16")})
+    devel = PlatformConfig().environments["devel"].model_copy(update={"vpc_id": vpc, "vpc_cidr": "10.42.0.0/16"})
+    platform = PlatformConfig(environments={"devel": devel})
     clock = ManualClock()
     services = make(clock=clock, platform=platform, aws_endpoint_url=moto_url, aws_region=REGION,
                     step_max_attempts=5)

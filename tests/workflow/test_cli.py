@@ -67,12 +67,17 @@ def test_a_gated_request_from_the_terminal(capsys: pytest.CaptureFixture[str], t
     assert "needs approval by sre" in out
 
     code, _, err = run(capsys, "approve", "1", "--as-sre")
+    assert code == 1 and "--as-sre no longer makes a login SRE" in err and len(err.strip().splitlines()) == 1
+    monkeypatch.setenv("LAUNCHPAD_SRE_USERS", "alice,bob")
+    code, _, err = run(capsys, "approve", "1")
     assert code == 1 and "never approves their own request" in err and len(err.strip().splitlines()) == 1
 
     monkeypatch.setenv("LOGNAME", "bob")
+    monkeypatch.setenv("LAUNCHPAD_SRE_USERS", "alice")
     code, _, err = run(capsys, "approve", "1")
     assert code == 1 and "only members of sre" in err
-    code, out, err = run(capsys, "approve", "1", "--as-sre", "--reason", "capacity ok", "--wait")
+    monkeypatch.setenv("LAUNCHPAD_SRE_USERS", "cli:bob")
+    code, out, err = run(capsys, "approve", "1", "--reason", "capacity ok", "--wait")
     assert code == 0, err
     assert "Approved step 2 of request #1" in out and "succeeded" in out
 
