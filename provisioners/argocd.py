@@ -91,6 +91,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
         title=f"{spec.name}: Argo CD applications for {', '.join(envs)} (team {spec.team})",
         summary=_summary(spec, platform, envs),
         environments=envs,
+        shared=sorted([project_file(spec.team, platform), applicationset_file(spec.team, platform)]),
     )
 
 

@@ -18,6 +18,9 @@ class ChangeSet(BaseModel):
     title: str = ""
     summary: str = Field(default="", description="markdown for the PR body: what changes, per environment")
     environments: list[str] = Field(default_factory=list)
+    shared: list[str] = Field(default_factory=list,
+                              description="paths in `files` other services use too (root.hcl, local modules, a "
+                                          "team's Argo CD files): written, never removed by one service's change")
 
     @field_validator("files")
     @classmethod
@@ -49,7 +52,7 @@ class ChangeSet(BaseModel):
         envs = sorted(set(self.environments) | set(other.environments))
         summary = "\n".join(s for s in (self.summary, other.summary) if s)
         return ChangeSet(repo=self.repo, files=files, deletes=deletes, title=self.title or other.title,
-                         summary=summary, environments=envs)
+                         summary=summary, environments=envs, shared=sorted(set(self.shared) | set(other.shared)))
 
 
 def _check_path(path: str) -> None:

@@ -6,6 +6,7 @@ embeds a `PlatformConfig` in its settings and loads it from env / .env / YAML.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -225,6 +226,27 @@ class PlatformConfig(BaseModel):
                                  "elbv2.k8s.aws/TargetGroupBinding", "vpcresources.k8s.aws/SecurityGroupPolicy"],
         description="namespaced kinds ('group/Kind') the service chart renders; each team's Argo CD project "
                     "allows only these")
+
+    @field_validator("organisation")
+    @classmethod
+    def _organisation(cls, v: str) -> str:
+        """It starts every S3 bucket name: a lowercase DNS label without '--' or S3's reserved prefixes."""
+        if not re.match(r"^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", v) or "--" in v:
+            raise ValueError(f"organisation {v!r} must be 1-32 lowercase letters, digits and single hyphens "
+                             "(it starts every S3 bucket name), e.g. acme")
+        if v.startswith(("xn-", "sthree", "amzn-s3-demo")):
+            raise ValueError(f"organisation {v!r} starts like a name S3 reserves (xn--, sthree-, amzn-s3-demo-)")
+        return v
+
+    @field_validator("teams")
+    @classmethod
+    def _teams(cls, v: dict[str, Team]) -> dict[str, Team]:
+        """Team names go into namespaces, repository paths and Argo CD names."""
+        for name in v:
+            if not re.match(r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$", name) or "--" in name:
+                raise ValueError(f"team {name!r} must be a lowercase DNS label of at most 30 characters without "
+                                 "'--' (it names namespaces and Argo CD projects), e.g. search")
+        return v
 
     @field_validator("modules", mode="before")
     @classmethod

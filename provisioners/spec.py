@@ -18,7 +18,9 @@ from provisioners.keys import FORBID, unknown_key_message
 from provisioners.platform import STANDARD_ENVIRONMENTS, PlatformConfig
 
 DNS_LABEL = re.compile(r"^[a-z]([a-z0-9-]*[a-z0-9])?$")
-TEMP_ENV = re.compile(r"^tmp-[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?$")
+# A temporary environment's slug has no hyphen, so `{env}-{service}` (every AWS name) reads back one way.
+TEMP_ENV = re.compile(r"^tmp-[a-z0-9]{1,8}$")
+LEGACY_TEMP_ENV = re.compile(r"^tmp-[a-z0-9]([a-z0-9-]{0,6}[a-z0-9])?$")  # recorded before that rule only
 HOSTNAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 CPU = re.compile(r"^([1-9][0-9]{0,4}m|[0-9]{1,3}(\.[0-9]{1,3})?)$")
 MEMORY = re.compile(r"^[1-9][0-9]{0,5}(Mi|Gi)$")
@@ -37,6 +39,11 @@ IAM_ROLE_MAX = 64
 BUCKET_MAX = 63
 ELASTICACHE_MAX = 40
 RDS_MAX = 63
+HELM_RELEASE_MAX = 53  # Helm: release names are at most 53 characters
+APPLICATION_MAX = 63  # Argo CD: the Application name becomes the app.kubernetes.io/instance label (63)
+NAMESPACE_MAX = 63
+S3_RESERVED_SUFFIXES = ("-s3alias", "--ol-s3", "--x-s3", "--table-s3", ".mrap")
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 DESCRIPTION_MAX = 500
 PORT_RESERVED = {8081: "the nginx sidecar", 9601: "the filebeat sidecar's monitoring endpoint"}
 MODULE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
@@ -180,12 +187,14 @@ class EnvironmentSpec(BaseModel):
 
     @field_validator("name")
     @classmethod
-    def _name(cls, v: str) -> str:
+    def _name(cls, v: str, info: ValidationInfo) -> str:
         if v in STANDARD_ENVIRONMENTS or TEMP_ENV.match(v):
             return v
+        if (info.context or {}).get("recorded") and LEGACY_TEMP_ENV.match(v):
+            return v  # created before slugs lost their hyphens; it keeps its names until it expires
         raise ValueError(
             f"environment {v!r} is not one of devel, alpha, prod, or a temporary 'tmp-<slug>' "
-            "(slug: 1-8 lowercase letters, digits or hyphens, e.g. tmp-pr42)"
+            "(slug: 1-8 lowercase letters or digits, no hyphens, e.g. tmp-pr42)"
         )
 
     @property
@@ -206,18 +215,48 @@ class EnvironmentSpec(BaseModel):
 
 
 class ResourceNames(BaseModel):
-    """Every AWS/Kubernetes name derived from a service in one environment, computed in one place."""
+    """Every AWS/Kubernetes name derived from a service in one environment, computed in one place.
+
+    Injective: two different (service, environment) pairs never share a name of the same kind
+    (tests/test_names.py proves it over generated names). `{env}-{service}` reads back one way because
+    standard environments have no hyphen and temporary slugs have none after `tmp-`; the names that put
+    the environment last (`application`) rely on service names never holding a `-tmp` word."""
 
     prefix: str
     target_group: str
     iam_role: str
     security_group: str
+    rds_security_group: str
     ecr_repository: str
+    ci_role: str
     bucket: str
     rds: str
     elasticache: str
     namespace: str
     service_account: str
+    release: str = Field(description="Helm release name (unique within the namespace)")
+    application: str = Field(description="Argo CD Application name")
+
+
+def resource_names(service: str, team: str, env: str, platform: PlatformConfig) -> ResourceNames:
+    """The names of `service` (of `team`) in `env`; pure, so a registry can be checked without its specs."""
+    prefix = f"{env}-{service}"
+    return ResourceNames(
+        prefix=prefix,
+        target_group=f"{prefix}-tg",
+        iam_role=f"{prefix}-irsa",
+        security_group=f"{prefix}-pods",
+        rds_security_group=f"{prefix}-rds",
+        ecr_repository=f"{team}/{service}",
+        ci_role=f"{service}-ci",
+        bucket=f"{platform.organisation}-{prefix}",
+        rds=prefix,
+        elasticache=prefix,
+        namespace=f"{team}-{env}",
+        service_account=service,
+        release=service,
+        application=f"{team}-{service}-{env}",
+    )
 
 
 class ServiceSpec(BaseModel):
@@ -252,6 +291,20 @@ class ServiceSpec(BaseModel):
                 f"service name {v!r} is not a DNS-1123 label: start with a letter, use only lowercase "
                 "letters, digits and hyphens, end with a letter or digit (e.g. ranking-web)"
             )
+        if "--" in v:
+            raise ValueError(f"service name {v!r} has consecutive hyphens; ECR, RDS and ElastiCache names refuse "
+                             "'--': use single hyphens (e.g. cache-svc)")
+        if "-tmp-" in v or v.endswith("-tmp"):
+            raise ValueError(f"service name {v!r} holds the word 'tmp', which marks temporary environments: "
+                             f"'{v}' in one environment would share names with another service in a tmp- "
+                             "environment; use another word (e.g. temp or scratch)")
+        reserved = next((x for x in S3_RESERVED_SUFFIXES if v.endswith(x)), None)
+        if reserved:
+            raise ValueError(f"service name {v!r} ends in {reserved!r}, which S3 reserves for its own bucket "
+                             "names; choose another ending")
+        if len(v) > HELM_RELEASE_MAX:
+            raise ValueError(f"service name {v!r} is {len(v)} characters; it is the Helm release name, which "
+                             f"allows {HELM_RELEASE_MAX} — use at most {HELM_RELEASE_MAX} characters")
         return v
 
     @field_validator("team")
@@ -379,7 +432,13 @@ class ServiceSpec(BaseModel):
                 ("S3 bucket name", names.bucket, BUCKET_MAX, self.components.s3 is not None),
                 ("ElastiCache id", names.elasticache, ELASTICACHE_MAX, self.components.elasticache is not None),
                 ("RDS identifier", names.rds, RDS_MAX, self.components.rds is not None),
+                ("Argo CD application name", names.application, APPLICATION_MAX, "argocd" in blueprint.provisioners),
+                ("namespace", names.namespace, NAMESPACE_MAX, True),
             ]
+            if self.components.s3 is not None and names.bucket.startswith(S3_RESERVED_PREFIXES):
+                raise FieldProblem("name", f"the S3 bucket name {names.bucket!r} starts with a prefix S3 reserves "
+                                           f"({', '.join(S3_RESERVED_PREFIXES)}); ask SRE to change "
+                                           "platform.organisation")
             for label, value, limit, applies in checks:
                 if applies and len(value) > limit:
                     room = len(self.name) - (len(value) - limit)
@@ -406,19 +465,7 @@ class ServiceSpec(BaseModel):
         raise KeyError(name)
 
     def names(self, env: str, platform: PlatformConfig) -> ResourceNames:
-        prefix = f"{env}-{self.name}"
-        return ResourceNames(
-            prefix=prefix,
-            target_group=f"{prefix}-tg",
-            iam_role=f"{prefix}-irsa",
-            security_group=f"{prefix}-pods",
-            ecr_repository=f"{self.team}/{self.name}",
-            bucket=f"{platform.organisation}-{prefix}",
-            rds=prefix,
-            elasticache=prefix,
-            namespace=f"{self.team}-{env}",
-            service_account=self.name,
-        )
+        return resource_names(self.name, self.team, env, platform)
 
     def domain_for(self, env: str, platform: PlatformConfig) -> str:
         for e in self.environments:
@@ -454,12 +501,17 @@ def _registry(info: ValidationInfo) -> BlueprintRegistry:
     return registry if isinstance(registry, BlueprintRegistry) else BlueprintRegistry.load()
 
 
-def parse_spec(data: Any, platform: PlatformConfig, blueprints: BlueprintRegistry) -> ServiceSpec:
-    """Validate raw input into a ServiceSpec or raise InvalidSpecError(field -> message)."""
+def parse_spec(data: Any, platform: PlatformConfig, blueprints: BlueprintRegistry, *,
+               recorded: bool = False) -> ServiceSpec:
+    """Validate raw input into a ServiceSpec or raise InvalidSpecError(field -> message).
+
+    `recorded`: a spec LaunchPad stored earlier (a service's, a request's); it keeps names that newer
+    rules refuse in new input (temporary slugs with hyphens), so its teardown still renders."""
     if not isinstance(data, dict):
         raise InvalidSpecError({"spec": "expected a mapping of fields (name, team, environments, ...)"})
     try:
-        return ServiceSpec.model_validate(data, context={"platform": platform, "blueprints": blueprints})
+        return ServiceSpec.model_validate(data, context={"platform": platform, "blueprints": blueprints,
+                                                         "recorded": recorded})
     except ValidationError as exc:
         errors: dict[str, str] = {}
         for err in exc.errors():

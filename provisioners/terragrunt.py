@@ -105,7 +105,7 @@ def service_repository(spec: ServiceSpec, platform: PlatformConfig) -> str:
 
 
 def ci_role_name(spec: ServiceSpec) -> str:
-    return f"{spec.name}-ci"
+    return f"{spec.name}-ci"  # = ResourceNames.ci_role (no platform needed here)
 
 
 def ci_role_arn(spec: ServiceSpec, platform: PlatformConfig) -> str:
@@ -210,13 +210,15 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     files = {ROOT_FILE: render_root(ctx)}
     for pkg in pkgs:
         files[pkg.path] = _render_package(pkg, pkgs, spec, ctx)
+    shared = [ROOT_FILE]
     if any(p.component == "target-group" for p in pkgs) and _uses_local_target_group(ctx.platform):
         module_dir = ctx.templates_dir / "terragrunt" / TARGET_GROUP_MODULE
         for name in TARGET_GROUP_MODULE_FILES:
             files[f"{TARGET_GROUP_MODULE}/{name}"] = (module_dir / name).read_text()
+            shared.append(f"{TARGET_GROUP_MODULE}/{name}")
     return ChangeSet(repo=REPO, files=dict(sorted(files.items())), environments=envs,
                      title=f"{spec.name}: infrastructure for {', '.join(envs)}",
-                     summary=_summary(spec, pkgs, "adds or updates"))
+                     summary=_summary(spec, pkgs, "adds or updates"), shared=sorted(shared))
 
 
 def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> list[ChangeSet]:
@@ -477,7 +479,7 @@ def _rds_security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkg
     label = DB_LABELS[rds.engine]
     return {
         "dependencies": [_pods_sg_dependency(pkg, pkgs)],
-        "sg_name": f"{names.prefix}-rds",
+        "sg_name": names.rds_security_group,
         "sg_description": f"{label} of {spec.team}/{spec.name} in {pkg.env}",
         "rule_description": f"{label} from the pods of {spec.name}",
         "db_port": port,

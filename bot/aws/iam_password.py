@@ -376,8 +376,14 @@ class ConsolePasswords:
         return target, False
 
     def reset(self, request: ResetRequest) -> PasswordReset:
-        user, for_self = self.who(request)
-        self.limiter.check(user.name)
+        try:
+            user, for_self = self.who(request)
+            self.limiter.check(user.name)
+        except (ResetNotAllowed, ResetRateLimited, NoIdentityMapping) as exc:  # refusals leave an audit trail
+            subject = request.target or request.actor_email or request.actor
+            self.audit.record(action="aws.console_password_reset_refused", actor=request.actor, subject=subject,
+                              message=f"console password reset for {subject} refused for {request.actor}: {exc}")
+            raise
         policy = self.password_policy()
         password = generate_password(policy, self._rng_factory())
         problems = policy_problems(policy, password.reveal())

@@ -46,15 +46,17 @@ def _owners(settings: Settings, skip: bool) -> OwnerDirectory:
         return NoOwners()
 
 
-def _audit(settings: Settings) -> AuditSink:
-    """The workflow's audit table (`launchpad audit aws-iam`); the audit log alone if the database is unusable."""
+def _audit(settings: Settings) -> tuple[AuditSink, Any]:
+    """The workflow's audit table (`launchpad audit aws-iam`) and the store that keeps the reset limit; the
+    audit log alone (and a limit for this run only) if the database is unusable."""
     try:
         from bot.services import build_services
 
-        return StoreAudit(build_services(settings).store)
+        store = build_services(settings).store
+        return StoreAudit(store), store
     except Exception as exc:
         print(f"launchpad reset-password: audit goes to the log only (LaunchPad's database: {exc})", file=sys.stderr)
-        return LogAudit()
+        return LogAudit(), None
 
 
 def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
@@ -69,14 +71,21 @@ def run_lookup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.commands.requests import cli_actor
+    from bot.commands.requests import _login, cli_actor
 
-    actor = cli_actor(args, settings)
-    if not actor.is_sre:
-        print(f"launchpad reset-password: the CLI resets passwords for SRE only, and {actor.name} is not in "
-              "sre_users; everyone else uses the 'Reset my AWS password' shortcut in Slack", file=sys.stderr)
+    audit, store = _audit(settings)
+    try:
+        actor = cli_actor(args, settings)
+        if not actor.is_sre:
+            raise LaunchPadError(f"the CLI resets passwords for SRE only, and {actor.name} is not in sre_users; "
+                                 "everyone else uses the 'Reset my AWS password' shortcut in Slack")
+    except LaunchPadError as exc:  # a refused reset leaves an audit event, like an allowed one
+        who = f"cli:{_login()}"
+        audit.record(action="aws.console_password_reset_refused", actor=who, subject=args.user,
+                     message=f"console password reset for {args.user} refused for {who}: {exc}")
+        print(f"launchpad reset-password: {exc}", file=sys.stderr)
         return 1
-    ops = AwsOperations.from_settings(settings, audit=_audit(settings))
+    ops = AwsOperations.from_settings(settings, audit=audit, store=store)
     try:
         reset = ops.passwords.reset(ResetRequest(actor=actor.id, actor_email=None, actor_is_sre=True,
                                                  target=args.user))

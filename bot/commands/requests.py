@@ -34,6 +34,7 @@ from bot.workflow.api import (
     EnvironmentInfo,
     NotAllowed,
     NotFound,
+    NothingToChange,
     Notifier,
     RequestInfo,
     ServiceInfo,
@@ -131,7 +132,11 @@ def register(sub: Any) -> None:
 def cmd_new(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     data = read_spec_file(args.spec)
     with _services(settings, out) as services:
-        info = services.workflow.submit_create(data, cli_actor(args, settings))
+        try:
+            info = services.workflow.submit_create(data, cli_actor(args, settings))
+        except NothingToChange as exc:  # not a failure: the service already is what the spec asks for
+            print(f"{str(exc)[0].upper()}{str(exc)[1:]}", file=out)
+            return 0
         _print_request(info, out)
         return _after_submit(args, services, info, out)
 
@@ -456,6 +461,9 @@ def _decide(args: argparse.Namespace, settings: Settings, out: TextIO, *, approv
                 raise LaunchPadError(f"request #{info.id} has no step {args.step} (it has 1-{len(info.steps)})")
         else:
             step = next((s for s in info.steps if s.kind == "approval" and s.state == State.WAITING), None)
+            decided = [s for s in info.steps if s.kind == "approval" and s.decided_by]
+            if step is None and decided:  # say who decided (and why), not just "nothing waiting"
+                step = decided[-1]
             if step is None:
                 raise LaunchPadError(f"request #{info.id} has no approval waiting for a decision")
         info = wf.decide(info.id, step.id, cli_actor(args, settings), approve, args.reason)

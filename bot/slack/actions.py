@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 def approval_refusal(actor: Actor, request: RequestInfo, step: StepInfo) -> str | None:
     """Why `actor` may not decide this step (None: they may). Pure; mirrors the workflow's rules."""
     if step.kind != "approval":
-        return f"Step {step.position} of request #{request.id} is not an approval."
+        return f"Step {step.number} of request #{request.id} is not an approval."
     if step.decided_by:
         verdict = "approved" if step.state == State.SUCCEEDED else "denied"
         return f"Already {verdict} by {user_ref(step.decided_by)}."
@@ -72,6 +72,7 @@ def register(app: App, surface: SlackSurface) -> None:
         step = _find(request, step_id)
         refusal = approval_refusal(actor, request, step) if step else f"Request #{request_id} has no such step."
         if refusal:
+            surface.workflow.record_refusal(actor, "approval", refusal, request_id=request_id)
             _tell(body, respond, client, refusal)
             return
         assert step is not None
@@ -105,7 +106,7 @@ def register(app: App, surface: SlackSurface) -> None:
         request = surface.workflow.retry(request_id, surface.actors.actor(body["user"]["id"]))
         surface.notifier.request_changed(request)
         step = request.current_step()
-        where = f" from step {step.position} ({escape(step.title)})" if step else ""
+        where = f" from step {step.number} ({escape(step.title)})" if step else ""
         _tell(body, respond, client, f":arrows_counterclockwise: Retrying request #{request.id}{where}.")
 
     @app.action(ids.DELETE_CONFIRM)

@@ -131,6 +131,7 @@ def register(app: App, surface: SlackSurface) -> None:
         ack()
         actor = surface.actors.actor(body["user_id"], profile=False)
         if not actor.is_sre:
+            surface.workflow.record_refusal(actor, "bulk", "not allowed: only SRE may run a bulk change")
             reply(respond, refusal_message())
             return
         command = bulk_text(body) or ""
@@ -153,6 +154,7 @@ def register(app: App, surface: SlackSurface) -> None:
         ack()
         actor = surface.actors.actor(body["user"]["id"], profile=False)
         if not actor.is_sre:
+            surface.workflow.record_refusal(actor, "bulk", "not allowed: only SRE may run a bulk change")
             reply(respond, refusal_message())
             return
         args = parse_bulk(shlex.split(body["actions"][0]["value"]))

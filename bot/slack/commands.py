@@ -133,7 +133,7 @@ def _retry(inv: Invocation) -> None:
     request = inv.surface.workflow.retry(request_id, inv.actor())
     inv.surface.notifier.request_changed(request)
     step = request.current_step()
-    where = f" from step {step.position} ({escape(step.title)})" if step else ""
+    where = f" from step {step.number} ({escape(step.title)})" if step else ""
     inv.reply(text_message(f":arrows_counterclockwise: Retrying request #{request.id}{where}."))
 
 
@@ -145,6 +145,8 @@ def _delete(inv: Invocation) -> None:
     service = inv.surface.workflow.get_service(inv.args[0])
     actor = inv.actor()
     if not may_change(actor, service):
+        inv.surface.workflow.record_refusal(actor, "delete", "not allowed: not the owner, the team or SRE",
+                                            service=service.name)
         inv.reply(text_message(f":no_entry: Only the owner of *{escape(service.name)}* "
                                f"({escape(service.owner)}), members of team {escape(service.team)}, or the SRE group "
                                "may delete it."))

@@ -69,7 +69,7 @@ def pr_link(step: StepInfo) -> str:
 
 def step_line(step: StepInfo) -> str:
     """One line per step: state emoji, title, PR link, decision, error."""
-    line = f"{STATE_EMOJI[step.state]} {step.position}. {escape(step.title)}"
+    line = f"{STATE_EMOJI[step.state]} {step.number}. {escape(step.title)}"
     link = pr_link(step)
     if link:
         line += f" · {link}"
@@ -111,9 +111,11 @@ def request_message(request: RequestInfo, *, interactive: bool = True) -> Messag
     if request.state == State.FAILED:
         failed = request.failed_step()
         error = request.error or (failed.error if failed else None) or "no error recorded"
-        blocks.append(section(f":x: *Failed*{f' at step {failed.position}' if failed else ''}: "
+        blocks.append(section(f":x: *Failed*{f' at step {failed.number}' if failed else ''}: "
                               f"{escape(truncate(error, ERROR_SHOWN))}"))
-        if interactive:
+        if request.denied:  # a denial is final: retrying would be refused, so no button offers it
+            blocks.append(context("Denied requests cannot be retried: address the reason, then submit a new request."))
+        elif interactive:
             blocks.append(actions(f"retry:{request.id}",
                                   button("Retry from the failed step", ids.RETRY, str(request.id), style="primary")))
     blocks.append(context(f"Updated {slack_date(request.updated_at)} · `/launchpad status {request.id}`"))
@@ -145,7 +147,7 @@ def _step_sections(request: RequestInfo, room: int) -> list[Block]:
 def step_reply(request: RequestInfo, step: StepInfo, text: str) -> Message:
     """A thread reply for one step's progress; a failure carries the error and a Retry button."""
     emoji = STATE_EMOJI[step.state]
-    body = f"{emoji} *{step.position}. {escape(step.title)}* — {truncate(text, 2000)}"
+    body = f"{emoji} *{step.number}. {escape(step.title)}* — {truncate(text, 2000)}"
     link = pr_link(step)
     if link and step.pr_url and step.pr_url not in text:
         body += f"\n{link}"
@@ -153,9 +155,10 @@ def step_reply(request: RequestInfo, step: StepInfo, text: str) -> Message:
     if step.state == State.FAILED:
         if step.error and step.error not in text:
             blocks.append(section(f"`{escape(truncate(step.error, ERROR_SHOWN))}`"))
-        blocks.append(actions(f"retry:{request.id}:{step.id}",
-                              button("Retry", ids.RETRY, str(request.id), style="primary")))
-    return _message(f"#{request.id} step {step.position}: {text}", blocks)
+        if not request.denied:
+            blocks.append(actions(f"retry:{request.id}:{step.id}",
+                                  button("Retry", ids.RETRY, str(request.id), style="primary")))
+    return _message(f"#{request.id} step {step.number}: {text}", blocks)
 
 
 def approval_message(approval: ApprovalInfo) -> Message:
@@ -196,13 +199,18 @@ def request_finished_message(request: RequestInfo) -> Message:
     emoji = STATE_EMOJI[request.state]
     outcome = {State.SUCCEEDED: "is done", State.FAILED: "failed", State.CANCELLED: "was cancelled"}.get(
         request.state, request.state.value)
+    if request.denied:
+        outcome = "was denied"
     lines = [f"{emoji} Your request {escape(request_title(request))} {outcome}."]
     prs = [pr_link(s) for s in request.steps if s.pr_url]
     if prs:
         lines.append("Pull requests: " + ", ".join(prs))
     if request.state == State.FAILED:
         lines.append(f"Error: `{escape(truncate(request.error or 'see the thread', ERROR_SHOWN))}`")
-        lines.append(f"Fix the cause, then `/launchpad retry {request.id}` resumes from the failed step.")
+        if request.denied:
+            lines.append("A denial is final: address the reason, then submit a new request.")
+        else:
+            lines.append(f"Fix the cause, then `/launchpad retry {request.id}` resumes from the failed step.")
     if request.slack_channel and request.slack_ts:
         lines.append(f"Details in <#{request.slack_channel}>.")
     return _message(lines[0], [section("\n".join(lines))])
@@ -257,7 +265,7 @@ def request_list_message(title: str, requests: list[RequestInfo], *, empty: str 
 
 def request_list_line(request: RequestInfo) -> str:
     current = request.current_step()
-    where = f" · step {current.position}: {escape(current.title)}" if current else ""
+    where = f" · step {current.number}: {escape(current.title)}" if current else ""
     return (f"{STATE_EMOJI[request.state]} *{escape(request_title(request))}* · {request.state.value}{where} · "
             f"{user_ref(request.requester)} · {slack_date(request.updated_at, '{date_short}')}")
 

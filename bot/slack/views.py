@@ -27,7 +27,7 @@ from bot.slack.modals import (
 )
 from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
-from bot.workflow.api import Locked, NotAllowed, NotFound
+from bot.workflow.api import Locked, NotAllowed, NotFound, NothingToChange
 from provisioners.errors import InvalidSpecError
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def register(app: App, surface: SlackSurface) -> None:
         except NotAllowed as exc:
             ack(response_action="errors", errors={ids.FIELD_TEAM: str(exc)[:300]})
             return
-        except Locked as exc:
+        except (Locked, NothingToChange) as exc:
             ack(response_action="errors", errors={ids.FIELD_NAME: str(exc)[:300]})
             return
         ack()
@@ -74,7 +74,7 @@ def register(app: App, surface: SlackSurface) -> None:
         # A refusal that appears only now (another request took the lock in between) goes to the user.
         try:
             request = surface.workflow.submit_create(data, actor)
-        except (InvalidSpecError, NotAllowed, Locked) as exc:
+        except (InvalidSpecError, NotAllowed, Locked, NothingToChange) as exc:
             client.chat_postMessage(channel=user_id, text=f":warning: Your request for {escape(str(data.get('name')))} "
                                                           f"was not queued: {escape(str(exc))[:2500]}")
             return

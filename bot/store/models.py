@@ -235,3 +235,16 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class PasswordResetRecord(Base):
+    """One console password reset that happened: the per-user hourly limit counts these rows, so it holds
+    across replicas and CLI runs (a limit kept in process memory restarted with every `launchpad` call)."""
+
+    __tablename__ = "password_resets"
+    __table_args__ = (Index(None, "iam_user", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    iam_user: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime]

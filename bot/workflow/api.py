@@ -72,6 +72,11 @@ class StepInfo(BaseModel):
     decision_reason: str | None = None
     updated_at: datetime | None = None
 
+    @property
+    def number(self) -> int:
+        """The step's number as people see it, everywhere (threads, CLI, errors): 1-based."""
+        return self.position + 1
+
 
 class RequestInfo(BaseModel):
     id: int
@@ -89,6 +94,7 @@ class RequestInfo(BaseModel):
     slack_channel: str | None = None
     slack_ts: str | None = Field(default=None, description="root message of the request thread")
     description: str = ""
+    denied: bool = Field(default=False, description="an approver denied it: it cannot be retried, only resubmitted")
 
     def current_step(self) -> StepInfo | None:
         for step in self.steps:
@@ -128,6 +134,10 @@ class NotAllowed(PermanentError):
 
 class NotFound(PermanentError):
     """No such request/service/environment; the message says how to find the right one."""
+
+
+class NothingToChange(PermanentError):
+    """A change request that asks for what the service already has: it ends before it starts."""
 
 
 class Locked(PermanentError):

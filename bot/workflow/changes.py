@@ -23,7 +23,7 @@ from provisioners.spec import ServiceSpec, parse_spec
 
 def load_spec(data: dict[str, Any], ctx: RenderContext) -> ServiceSpec:
     """A stored spec, validated again against today's platform (raises InvalidSpecError)."""
-    return parse_spec(data, ctx.platform, ctx.blueprints)
+    return parse_spec(data, ctx.platform, ctx.blueprints, recorded=True)
 
 
 def with_bindings(ctx: RenderContext, bindings: dict[str, Any] | None) -> RenderContext:
@@ -47,16 +47,20 @@ def request_changesets(kind: RequestKind, spec: ServiceSpec, ctx: RenderContext,
     written: dict[str, set[str]] = {}
     for cs in new:
         written.setdefault(cs.repo, set()).update(cs.files)
+    # files other services use too (a local module, root.hcl, the team's Argo CD files) stay, whatever this
+    # service no longer needs: a web service turning worker must not delete every web service's module
+    shared = {(cs.repo, p) for cs in (*old, *new) for p in cs.shared}
     out: list[ChangeSet] = []
     for cs in new:
-        stale = {p for o in old if o.repo == cs.repo for p in o.files if p not in written[cs.repo]}
+        stale = {p for o in old if o.repo == cs.repo for p in o.files
+                 if p not in written[cs.repo] and (cs.repo, p) not in shared}
         if stale:
-            cs = ChangeSet(repo=cs.repo, files=cs.files, deletes=sorted(set(cs.deletes) | stale), title=cs.title,
-                           summary=cs.summary, environments=cs.environments)
+            cs = cs.model_copy(update={"deletes": sorted(set(cs.deletes) | stale)})
         out.append(cs)
     for o in old:
-        if o.repo not in written and o.files:
-            out.append(ChangeSet(repo=o.repo, deletes=sorted(o.files), title=f"Remove {spec.name} from {o.repo}",
+        gone = sorted(p for p in o.files if (o.repo, p) not in shared)
+        if o.repo not in written and gone:
+            out.append(ChangeSet(repo=o.repo, deletes=gone, title=f"Remove {spec.name} from {o.repo}",
                                  summary=f"{spec.name} no longer uses this repository.",
                                  environments=o.environments))
     return out

@@ -265,14 +265,16 @@ class Engine:
                 steps = s.scalars(select(m.Step).where(m.Step.request_id == req.id)).all()
                 merged = {(st.repo, st.repo_index) for st in steps
                           if st.kind == StepKind.WAIT_MERGE and st.state == State.SUCCEEDED}
-                keys = [(st.repo, st.forge_key) for st in steps if st.kind == StepKind.OPEN_PR and st.forge_key
-                        and st.repo and (st.repo, st.repo_index) not in merged]
+                # only steps that ran can have opened something (a step that never ran opened no PR)
+                keys = [(st.repo, st.forge_key, st.pr_number) for st in steps
+                        if st.kind == StepKind.OPEN_PR and st.forge_key and st.repo
+                        and (st.repo, st.repo_index) not in merged and (st.attempts > 0 or st.pr_number)]
                 work.append((req.id, req.kind, req.service, dict(req.spec or {}), dict(req.params or {}),
                              list(req.environments), keys))
         closed = 0
         for request_id, kind, service, spec_data, request_params, envs, keys in work:
             ok = True
-            for repo_key, key in keys:
+            for repo_key, key, _ in keys:
                 try:
                     if kind == RequestKind.BULK:
                         name, _ = bulk.repository(request_params, str(repo_key))
@@ -292,7 +294,8 @@ class Engine:
                     if row is not None and row.cleanup_pending:
                         row.cleanup_pending = False
                         records.audit(s, now, "system", service, "request.prs_closed", request_id=request_id,
-                                      detail=", ".join(str(k) for _, k in keys) or "nothing was open")
+                                      detail=", ".join(f"PR #{n} in {r}" if n else f"launchpad/{k} in {r}"
+                                                       for r, k, n in keys) or "nothing was open")
         return closed
 
     # --- reminders ------------------------------------------------------------------------------

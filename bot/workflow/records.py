@@ -49,7 +49,7 @@ def request_info(s: Session, req: m.Request) -> api.RequestInfo:
         environments=list(req.environments), blueprint=req.blueprint, requester=req.requester,
         state=api.State(req.state), steps=[step_info(st, approvals.get(st.id)) for st in steps],
         created_at=req.created_at, updated_at=req.updated_at, error=req.error, slack_channel=req.slack_channel,
-        slack_ts=req.slack_ts, description=req.description,
+        slack_ts=req.slack_ts, description=req.description, denied=bool(req.denied),
     )
 
 

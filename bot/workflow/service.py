@@ -8,10 +8,12 @@ notifications the request methods leave in the outbox. See docs/workflow.md for 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import bulk, locks, records, transitions
+from bot.workflow import bulk, locks, names, records, transitions
 from bot.workflow.api import (
     Actor,
     ApprovalInfo,
@@ -29,6 +31,7 @@ from bot.workflow.api import (
     Locked,
     NotAllowed,
     NotFound,
+    NothingToChange,
     Notifier,
     NullNotifier,
     RequestInfo,
@@ -53,6 +56,30 @@ log = logging.getLogger(__name__)
 SYSTEM = Actor(id="system", name="LaunchPad", is_sre=True)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+REFUSALS = (NotAllowed, Locked, InvalidSpecError)
+
+
+def audits_refusals(what: str) -> Callable[[F], F]:
+    """Record a refusal (not allowed, locked, invalid) as an audit event before it reaches the caller: the
+    refused transaction rolls back, so the event is written in a session of its own. The scheduler's own
+    refusals (an expiry waiting for a lock) are not people's and are not recorded."""
+    def wrap(fn: F) -> F:
+        signature = inspect.signature(fn)
+
+        @functools.wraps(fn)
+        def run(self: WorkflowService, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return fn(self, *args, **kwargs)
+            except REFUSALS as exc:
+                self._record_refusal(what, signature.bind(self, *args, **kwargs).arguments, exc)
+                raise
+
+        return cast(F, run)
+
+    return wrap
+
+
 class WorkflowService:
     def __init__(self, store: Store, engine: Engine, ctx: RenderContext, policy: Policy, clock: Clock,
                  notifier: Notifier | None = None) -> None:
@@ -64,6 +91,7 @@ class WorkflowService:
         self.notifier: Notifier = notifier or NullNotifier()
 
     # --- submitting -----------------------------------------------------------------------------
+    @audits_refusals("request")
     def precheck_create(self, spec_data: dict[str, Any], actor: Actor) -> ServiceSpec:
         """Every refusal submit_create would give (invalid spec, not allowed, locked), without writing or
         rendering: cheap enough to run inside a Slack ack so refusals still show on the form."""
@@ -72,7 +100,8 @@ class WorkflowService:
             svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
             existing_envs = self._check_create(s, spec, svc, actor)
             active = svc is not None and svc.active
-            self._pinned(spec, spec_data, _stored_spec(svc, self.ctx) if active else None, actor)
+            previous = _stored_spec(svc, self.ctx) if active else None
+            _refuse_unchanged(self._pinned(spec, spec_data, previous, actor), previous, svc)
             held = locks.holder_of(s, spec.name, [locks.SERVICE_WIDE,
                                                   *sorted({e.name for e in spec.environments} | set(existing_envs))])
             if held is not None:
@@ -84,6 +113,9 @@ class WorkflowService:
         active = svc is not None and svc.active
         kind = RequestKind.CHANGE if active else RequestKind.CREATE
         self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}", creating=not active)
+        needs_domain = self.ctx.blueprint(spec).needs_domain
+        names.check(s, spec, self.ctx.platform, domains={e.name: spec.domain_for(e.name, self.ctx.platform)
+                                                         for e in spec.environments if needs_domain})
         if not active or svc is None:
             return []
         existing_envs = self._env_names(s, svc)
@@ -97,6 +129,7 @@ class WorkflowService:
                 f"`launchpad delete {spec.name} --env {removed[0]}` (or the Slack delete command)")})
         return existing_envs
 
+    @audits_refusals("request")
     def submit_create(self, spec_data: dict[str, Any], actor: Actor) -> RequestInfo:
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
         now = self.clock.now()
@@ -109,6 +142,7 @@ class WorkflowService:
             spec = self._pinned(spec, spec_data, previous, actor)
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
             spec = spec.model_copy(update={"owner": owner})
+            _refuse_unchanged(spec, previous, svc)
             envs = [e.name for e in spec.environments]
             needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
             changesets = self._render(lambda: layout_changesets(
@@ -127,6 +161,7 @@ class WorkflowService:
             self._add_steps(s, req, layout(kind, changesets, needed), now, actor)
             return records.request_info(s, req)
 
+    @audits_refusals("delete")
     def submit_delete(self, service: str, envs: list[str] | None, actor: Actor, *,
                       _expired: bool = False) -> RequestInfo:
         now = self.clock.now()
@@ -155,6 +190,7 @@ class WorkflowService:
             self._add_steps(s, req, layout(RequestKind.DELETE, changesets, needed), now, actor)
             return records.request_info(s, req)
 
+    @audits_refusals("extend")
     def extend(self, service: str, env: str, hours: int, actor: Actor) -> RequestInfo:
         if hours <= 0:
             raise NotAllowed("extend by a positive duration, e.g. 24h or 3d")
@@ -200,6 +236,7 @@ class WorkflowService:
             records.notify(s, now, "request_finished", request_id=req.id)
             return records.request_info(s, req)
 
+    @audits_refusals("bulk")
     def preview_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> BulkPreview:
         """The dry run of `submit_bulk`: which services and files would change, the approvals it would wait
         for, and which services another request holds right now. SRE only; writes nothing."""
@@ -212,6 +249,7 @@ class WorkflowService:
             "approvals": [f"{g.approvers}: {'; '.join(g.reasons)}" for g in needed],
             "busy": {name: str(err) for name, err in busy.items()}})
 
+    @audits_refusals("bulk")
     def submit_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> RequestInfo:
         """One request that pins `change` on every service `selector` matches whose files it changes: one
         PR per repository, approval per policy, and on success the services' recorded specs carry the pin.
@@ -257,6 +295,7 @@ class WorkflowService:
             return records.request_info(s, req)
 
     # --- acting on requests ---------------------------------------------------------------------
+    @audits_refusals("retry")
     def retry(self, request_id: int, actor: Actor) -> RequestInfo:
         now = self.clock.now()
         with self.store.session() as s:
@@ -278,6 +317,7 @@ class WorkflowService:
             transitions.request_state(s, req, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
             return records.request_info(s, req)
 
+    @audits_refusals("cancel")
     def cancel(self, request_id: int, actor: Actor) -> RequestInfo:
         now = self.clock.now()
         with self.store.session() as s:
@@ -288,6 +328,7 @@ class WorkflowService:
             transitions.cancel(s, req, now, actor.id, f"cancelled by {actor.mention}")
             return records.request_info(s, req)
 
+    @audits_refusals("approval")
     def decide(self, request_id: int, step_id: int, actor: Actor, approve: bool,
                reason: str | None = None) -> RequestInfo:
         now = self.clock.now()
@@ -358,8 +399,9 @@ class WorkflowService:
                 q = q.where(m.Request.requester == requester)
             if service:
                 q = q.where(m.Request.service == service)
-            if open_only:
-                q = q.where(m.Request.state.in_([State.PENDING, State.RUNNING, State.WAITING, State.FAILED]))
+            if open_only:  # a failed request is open (it can be retried); a denied one is over
+                q = q.where(m.Request.state.in_([State.PENDING, State.RUNNING, State.WAITING, State.FAILED]),
+                            m.Request.denied.is_not(True))
             return [records.request_info(s, r) for r in s.scalars(q)]
 
     def get_service(self, name: str) -> ServiceInfo:
@@ -423,6 +465,35 @@ class WorkflowService:
         return self.engine.remind_approvers()
 
     # --- internals ------------------------------------------------------------------------------
+    def record_refusal(self, actor: Actor, what: str, reason: str, *, request_id: int | None = None,
+                       service: str | None = None) -> None:
+        """An audit event for a refusal (`<what>.refused`), in a transaction of its own: the refused one rolls
+        back. Surfaces call it for refusals they decide before calling in (an approval click by a non-member)."""
+        if actor.id == SYSTEM.id:
+            return
+        try:
+            with self.store.session() as s:
+                if service is None and request_id is not None:
+                    req = s.get(m.Request, request_id)
+                    service = req.service if req is not None else None
+                name = service or ("bulk" if what == "bulk" else "?")
+                records.audit(s, self.clock.now(), actor.id, str(name)[:63], f"{what}.refused", request_id=request_id,
+                              detail=" ".join(reason.split())[:2000])
+        except Exception:  # the refusal itself must still reach the user
+            log.warning("could not record the refusal of %s by %s", what, actor.id, exc_info=True)
+
+    def _record_refusal(self, what: str, arguments: dict[str, Any], exc: Exception) -> None:
+        actor = arguments.get("actor")
+        if not isinstance(actor, Actor):
+            return
+        request_id = arguments.get("request_id")
+        spec_data = arguments.get("spec_data")
+        service = arguments.get("service") or (spec_data.get("name") if isinstance(spec_data, dict) else None)
+        kind = "not allowed" if isinstance(exc, NotAllowed) else "locked" if isinstance(exc, Locked) else "invalid"
+        detail = exc.one_line() if isinstance(exc, InvalidSpecError) else str(exc)
+        self.record_refusal(actor, what, f"{kind}: {detail}", request_id=request_id if isinstance(request_id, int)
+                            else None, service=str(service) if service else None)
+
     def _authorize(self, actor: Actor, team: str, svc: m.Service | None, what: str, *,
                    requester: str | None = None, creating: bool = False) -> None:
         if actor.is_sre or team in actor.teams or actor.id == requester:
@@ -538,6 +609,16 @@ def _stored_spec(svc: m.Service | None, ctx: RenderContext) -> ServiceSpec | Non
     except InvalidSpecError as exc:
         raise PermanentError(f"the recorded spec of {svc.name} no longer validates against the platform "
                              f"settings ({exc}); ask SRE") from None
+
+
+def _refuse_unchanged(spec: ServiceSpec, previous: ServiceSpec | None, svc: m.Service | None) -> None:
+    """A change request that asks for exactly what the service has ends here: no request, no approval to wait
+    for, no pull request (and so no write on any forge)."""
+    if previous is None or svc is None:
+        return
+    if spec.model_copy(update={"owner": spec.owner or svc.owner}) == previous:
+        raise NothingToChange(f"nothing to change: {spec.name} already has exactly this spec; change a field and "
+                              "submit again (`launchpad audit " + spec.name + "` shows its history)")
 
 
 def _already(decided: m.Approval | None) -> NotAllowed:

@@ -65,7 +65,9 @@ def layout(kind: RequestKind, changesets: list[ChangeSet], gates: list[Gate]) ->
         if binds:
             steps.append(_bind())
     for i, (cs, n) in enumerate(numbered(changesets)):
-        suffix = f" #{n + 1}" if sum(1 for c in changesets if c.repo == cs.repo) > 1 else ""
+        # "PR 1 of 2", never "PR #1": a '#' number reads as the forge's pull request number
+        count = sum(1 for c in changesets if c.repo == cs.repo)
+        suffix = f" {n + 1} of {count}" if count > 1 else ""
         envs = f" ({', '.join(cs.environments)})" if cs.environments else ""
         steps.append(StepPlan(kind=StepKind.OPEN_PR, repo=cs.repo, repo_index=n,
                               title=_cut(f"Open PR{suffix} in {cs.repo}{envs}")))
