@@ -608,6 +608,11 @@ class _Lookup:
             for w in self.workloads:
                 for name in dict.fromkeys(n for n in (w.service, w.ingress) if n):
                     add(directory.by_service(w.namespace, name))
+                for name in w.candidates:  # an IngressGroup target group: the first Service the catalogue knows
+                    found = directory.by_service(w.namespace, name)
+                    if found is not None:
+                        add(found)
+                        break
             for tg in self.tg_names:
                 service = service_from_target_group_name(tg)
                 if service:

@@ -95,6 +95,10 @@ class Workload(BaseModel):
     service: str | None = None
     ingress: str | None = None
     source: str = Field(description="the tag that said so, e.g. ingress.k8s.aws/resource")
+    candidates: list[str] = Field(
+        default_factory=list,
+        description="possible Kubernetes Service names when the tags do not say where the Ingress name ends "
+                    "(an IngressGroup's `<ingress>-<service>`), most specific first")
 
     def describe(self) -> str:
         parts = [p for p in (self.cluster, self.namespace, self.service or self.ingress) if p]
@@ -228,7 +232,11 @@ def workload_from_tags(tags: Mapping[str, str]) -> Workload | None:
         backend: str | None = None
         if ingress and ingress_and_service.startswith(ingress + "-"):
             backend = ingress_and_service[len(ingress) + 1:]
-        return Workload(cluster=cluster, namespace=namespace, service=backend, ingress=ingress or ingress_and_service,
+        if backend is None:  # an IngressGroup's stack is the group name: the Ingress name is not known
+            group = f" (IngressGroup {stack})" if stack and "/" not in stack else ""
+            return Workload(cluster=cluster, namespace=namespace, ingress=ingress or ingress_and_service,
+                            source=TAG_INGRESS_RESOURCE + group, candidates=backend_candidates(ingress_and_service))
+        return Workload(cluster=cluster, namespace=namespace, service=backend, ingress=ingress,
                         source=TAG_INGRESS_RESOURCE)
     if stack:
         namespace, _, ingress = stack.partition("/")
@@ -243,6 +251,13 @@ def workload_from_tags(tags: Mapping[str, str]) -> Workload | None:
     if cluster:
         return Workload(cluster=cluster, source=TAG_CLUSTER)
     return None
+
+
+def backend_candidates(ingress_and_service: str) -> list[str]:
+    """`shop-cart-api` (`<ingress>-<service>`, both may hold hyphens) -> ['cart-api', 'api']: every Service
+    name it may end with, longest (most specific) first."""
+    parts = ingress_and_service.split("-")
+    return ["-".join(parts[i:]) for i in range(1, len(parts))]
 
 
 def team_from_tags(tags: Mapping[str, str]) -> tuple[str, str] | None:

@@ -222,7 +222,9 @@ def test_someone_elses_reset_is_refused_for_non_sre(passwords: Callable[..., Con
         with pytest.raises(ResetNotAllowed, match=f"only your own console password \\(yours is {alice}\\)"):
             ops.reset(ResetRequest(actor="U0ALICE", actor_email=alice_email, target=target))
     assert login_profile(iam, bob) is None and login_profile(iam, alice) is None
-    assert audit.events == []
+    # refusals are audited too (issue 12, item 17): who asked, for whom, why; never a password
+    assert [e["action"] for e in audit.events] == ["aws.console_password_reset_refused"] * 2
+    assert all("only your own console password" in e["message"] and e["actor"] == "U0ALICE" for e in audit.events)
     # naming yourself is fine
     assert ops.reset(ResetRequest(actor="U0ALICE", actor_email=alice_email, target=alice)).for_self
 
@@ -285,6 +287,11 @@ def test_clear_errors_for_unmapped_missing_and_ambiguous(passwords: Callable[...
     named, named_email = make_user("twin")
     iam.create_user(UserName=f"iam-{uuid.uuid4().hex[:10]}", Tags=[{"Key": "email", "Value": named_email}])
     assert passwords().user_for_email(named_email).name == named
+    # ...but a name alone maps nobody: without the email tag, `bob` could be anyone's (docs/aws.md said
+    # otherwise; issue 12, item 16)
+    _, untagged_email = make_user("plain", tagged=False)
+    with pytest.raises(NoIdentityMapping, match="no IAM user is tagged"):
+        passwords().user_for_email(untagged_email)
     with pytest.raises(NoSuchIamUser, match="no IAM user named 'nobody-at-all'"):
         passwords().reset(ResetRequest(actor="U1", actor_email=None, actor_is_sre=True, target="nobody-at-all"))
 
@@ -292,20 +299,55 @@ def test_clear_errors_for_unmapped_missing_and_ambiguous(passwords: Callable[...
 # --- rate limit -----------------------------------------------------------------------------------------------------
 
 
+@pytest.fixture(params=["process", "database"])
+def limiter_kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 def test_resets_are_rate_limited_per_user(passwords: Callable[..., ConsolePasswords], wall: WallClock,
-                                          make_user: Callable[..., tuple[str, str]]) -> None:
+                                          make_user: Callable[..., tuple[str, str]], limiter_kind: str,
+                                          tmp_path: Any, iam: Any, audit: RecordingAudit) -> None:
     user, email = make_user("frank")
     _, other_email = make_user("gina")
     ops = passwords(per_hour=3)
+    if limiter_kind == "database":
+        from bot.aws.operations import StoreResetLimiter
+        from bot.store.database import Store
+
+        store = Store(f"sqlite:///{tmp_path / 'lp.db'}")
+        store.upgrade()
+        ops = ConsolePasswords(iam, user_map={}, email_tag="email", limiter=StoreResetLimiter(store, 3, wall),
+                               audit=audit)
     for _ in range(3):
         ops.reset(ResetRequest(actor="U1", actor_email=email))
         wall.now += 60
     with pytest.raises(ResetRateLimited, match=f"{user}'s console password was reset 3 times in the last hour") as exc:
         ops.reset(ResetRequest(actor="U1", actor_email=email))
     assert exc.value.retry_at.timestamp() == pytest.approx(1_900_000_000.0 + 3600)
+    assert audit.events[-1]["action"] == "aws.console_password_reset_refused"
     ops.reset(ResetRequest(actor="U2", actor_email=other_email))  # another user is not affected
     wall.now = 1_900_000_000.0 + 3600
     ops.reset(ResetRequest(actor="U1", actor_email=email))  # the first reset has left the window
+
+
+def test_the_limit_in_the_database_holds_across_processes(iam: Any, audit: RecordingAudit, wall: WallClock,
+                                                         make_user: Callable[..., tuple[str, str]],
+                                                         tmp_path: Any) -> None:
+    """Each `launchpad reset-password` run (and each bot replica) builds its own limiter; the count is shared
+    (issue 12, item 17: the limit used to restart with every CLI run)."""
+    from bot.aws.operations import StoreResetLimiter
+    from bot.store.database import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'lp.db'}")
+    store.upgrade()
+    user, email = make_user("ivan")
+    for _ in range(2):  # two "runs", each with a fresh limiter
+        ConsolePasswords(iam, user_map={}, email_tag="email", limiter=StoreResetLimiter(store, 2, wall),
+                         audit=audit).reset(ResetRequest(actor="U1", actor_email=email))
+    fresh = ConsolePasswords(iam, user_map={}, email_tag="email", limiter=StoreResetLimiter(store, 2, wall),
+                             audit=audit)
+    with pytest.raises(ResetRateLimited, match=f"{user}'s console password was reset 2 times"):
+        fresh.reset(ResetRequest(actor="U1", actor_email=email))
 
 
 # --- AWS refusals ---------------------------------------------------------------------------------------------------

@@ -320,3 +320,59 @@ def test_every_aws_call_is_allowed_by_the_documented_policy(lookup: DomainLookup
                 needed.add("iam:" + "".join(p.title() for p in str(arg.value).split("_")))
     assert any(n.startswith("iam:") for n in needed) and len(needed) > 8
     assert needed <= allowed, f"docs/aws.md's policy lacks {sorted(needed - allowed)}"
+
+
+def test_ingress_group_target_groups_name_both_owners_behind_path_rules(
+        clients: AwsClients, seeded: Seeded, aws_session: Any, moto_url: str) -> None:
+    """The usual shared ALB on EKS: one IngressGroup, one host, two services behind path rules. The target
+    groups carry `ingress.k8s.aws/stack=<group>` (no namespace) and `ingress.k8s.aws/resource=
+    <ns>/<ingress>-<service>:<port>`; both services' owners are named (issue 12, item 16)."""
+    from bot.workflow.api import EnvironmentInfo, ServiceInfo
+    from tests.aws.conftest import REGION, Catalog
+
+    def c(service: str, region: str = REGION) -> Any:
+        return aws_session.client(service, region_name=region, endpoint_url=moto_url)
+
+    ec2, elbv2, r53 = c("ec2"), c("elbv2"), c("route53", "us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=f"{REGION}{az}")
+               ["Subnet"]["SubnetId"] for i, az in ((1, "a"), (2, "b"))]
+    alb = elbv2.create_load_balancer(Name="shop-group", Subnets=subnets, Scheme="internet-facing",
+                                     Tags=[{"Key": "ingress.k8s.aws/stack", "Value": "shop"}])["LoadBalancers"][0]
+
+    def group_tg(name: str, resource: str) -> str:
+        tags = [{"Key": "elbv2.k8s.aws/cluster", "Value": "eks-main"},
+                {"Key": "ingress.k8s.aws/stack", "Value": "shop"},
+                {"Key": "ingress.k8s.aws/resource", "Value": resource}]
+        arn: str = elbv2.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
+                                             Tags=tags)["TargetGroups"][0]["TargetGroupArn"]
+        return arn
+
+    cart = group_tg("k8s-shopprod-cartapi-1", "shop-prod/storefront-ing-cart-api:80")
+    web = group_tg("k8s-shopprod-shopweb-2", "shop-prod/storefront-ing-shop-web:80")
+    listener = elbv2.create_listener(LoadBalancerArn=alb["LoadBalancerArn"], Protocol="HTTP", Port=80,
+                                     DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+                                         "StatusCode": "404"}}])["Listeners"][0]["ListenerArn"]
+    path = [{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}]
+    elbv2.create_rule(ListenerArn=listener, Priority=1, Conditions=[*_host_condition("buy.example.com"), *path],
+                      Actions=[{"Type": "forward", "TargetGroupArn": cart}])
+    elbv2.create_rule(ListenerArn=listener, Priority=2, Conditions=_host_condition("buy.example.com"),
+                      Actions=[{"Type": "forward", "TargetGroupArn": web}])
+    r53.change_resource_record_sets(HostedZoneId=seeded.public_zone, ChangeBatch={"Changes": [
+        {"Action": "UPSERT", "ResourceRecordSet": {"Name": "buy.example.com", "Type": "A", "AliasTarget": {
+            "HostedZoneId": "Z32O12XQLNTSW2", "DNSName": alb["DNSName"], "EvaluateTargetHealth": False}}}]})
+    catalog = Catalog([
+        ServiceInfo(name="cart-api", team="shop", blueprint="web-service", owner="U0CART",
+                    environments=[EnvironmentInfo(name="prod")]),
+        ServiceInfo(name="shop-web", team="shop", blueprint="web-service", owner="U0WEB",
+                    environments=[EnvironmentInfo(name="prod")]),
+    ])
+    result = DomainLookup(clients, CatalogOwners(catalog)).lookup("buy.example.com")
+    assert result.found
+    owners = {(o.service, o.team, o.environment) for o in result.owners}
+    assert owners == {("cart-api", "shop", "prod"), ("shop-web", "shop", "prod")}, result.owners
+    assert all(w.source.endswith("(IngressGroup shop)") for w in result.workloads)
+
+
+def _host_condition(*values: str) -> list[dict[str, Any]]:
+    return [{"Field": "host-header", "HostHeaderConfig": {"Values": list(values)}}]
