@@ -267,7 +267,8 @@ class ServiceSpec(BaseModel):
     blueprint: str = "web-service"
     description: str = Field(default="", description="free text; reaches tags, annotations and PR bodies")
     environments: list[EnvironmentSpec]
-    image: str | None = Field(default=None, description="image reference; default: the service's ECR repository")
+    image: str | None = Field(default=None, description="a tag of the service's own ECR repository "
+                                                         "(<registry>/<team>/<service>:<tag>); default: CI sets it")
     port: int | None = None
     health_check_path: str | None = None
     cpu: str | None = None
@@ -416,6 +417,9 @@ class ServiceSpec(BaseModel):
             if pinned not in env_names:
                 raise FieldProblem(f"pins.environments.{pinned}",
                                    f"{pinned} has pins but the service has no environment {pinned}; remove them")
+        if self.image is not None and "ci" in blueprint.provisioners:
+            ecr = self.names(platform.artifact_environment, platform).ecr_repository
+            _check_image(self.image, f"{platform.registry_host()}/{ecr}")
         for env in self.environments:
             if not env.temporary and env.name not in platform.environments:
                 raise FieldProblem("environments", f"{env.name} is not configured on this platform; choose one of "
@@ -477,6 +481,24 @@ class ServiceSpec(BaseModel):
         if env.startswith("tmp-"):
             return f"{self.name}-{env}.{zone}"
         return f"{self.name}.{zone}"
+
+
+def _check_image(image: str, repository: str) -> None:
+    """The service's CI workflow pushes to its own ECR repository and deploys by rewriting the tag in
+    values.yaml: an image elsewhere, or pinned by digest, would never change what runs. Refused, saying
+    what works (leave `image` out and CI sets it)."""
+    reference, _, digest = image.partition("@")
+    if digest:
+        raise FieldProblem("image", f"image {image!r} is pinned by digest, but CI deploys by rewriting the tag, "
+                                    f"so the digest would keep the old image running; give {repository}:<tag>, or "
+                                    "leave image out (CI sets it)")
+    match = IMAGE.match(reference)
+    tag = match.group("tag") if match else None
+    name = reference[: -len(tag) - 1] if tag else reference
+    if name != repository:
+        raise FieldProblem("image", f"image {image!r} is not in the service's ECR repository {repository}: CI pushes "
+                                    "there and deploys by rewriting the tag, so an image elsewhere would never "
+                                    f"change; use {repository}:<tag>, or leave image out (CI sets it)")
 
 
 def _check_domain(domain: str, platform: PlatformConfig, env: str, field: str) -> None:

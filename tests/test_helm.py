@@ -234,10 +234,12 @@ def test_default_image_is_the_services_own_ecr_repository(ctx: RenderContext) ->
     assert helm_values.environment_values(spec, ctx, "tmp-q4mig") == {"replicas": 1}
 
 
-@pytest.mark.parametrize(("image", "expected"), [
-    ("registry.local:5000/team/app:2.0", {"repository": "registry.local:5000/team/app", "tag": "2.0"}),
-    ("team/app", {"repository": "team/app", "tag": "latest"}),
-    ("team/app:1@sha256:" + "a" * 64, {"repository": "team/app", "tag": "1", "digest": "sha256:" + "a" * 64}),
+ECR = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web"
+
+
+@pytest.mark.parametrize(("image", "expected"), [  # only the service's own ECR repository (issue 12, item 9)
+    (f"{ECR}:2.0", {"repository": ECR, "tag": "2.0"}),
+    (ECR, {"repository": ECR, "tag": "latest"}),
 ])
 def test_image_reference_is_split_into_repository_tag_and_digest(image: str, expected: dict[str, str],
                                                                  ctx: RenderContext) -> None:

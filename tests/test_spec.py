@@ -77,6 +77,12 @@ INVALID = [
     ("unknown cache key", base(components={"elasticache": {"nodetype": "cache.t4g.small"}}),
      "components.elasticache.nodetype", "did you mean 'node_type'?"),
     ("unknown pins key", base(pins={"chart_revison": "v1"}), "pins.chart_revison", "did you mean 'chart_revision'?"),
+    # CI pushes to the service's ECR repository and rewrites the tag (issue 12, item 9)
+    ("image elsewhere", base(image="ghcr.io/acme/ranking-web:1.4.2"), "image", "not in the service's ECR repository"),
+    ("another ecr repository", base(image="111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/other:1"), "image",
+     "not in the service's ECR repository"),
+    ("image by digest", base(image="111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking:1@sha256:"
+                                   + "a" * 64), "image", "pinned by digest"),
     ("zero cpu", base(cpu="0"), "cpu", "zero"),
     ("zero cpu decimal", base(cpu="0.0"), "cpu", "zero"),
     ("bad policy arn", base(iam_policy_arns=["admin"]), "iam_policy_arns", "policy ARN"),

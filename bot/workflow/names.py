@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot.store import models as m
 from bot.workflow.api import RequestKind, State
+from provisioners.context import RenderContext
 from provisioners.errors import InvalidSpecError
-from provisioners.platform import PlatformConfig
-from provisioners.spec import ResourceNames, ServiceSpec, resource_names
+from provisioners.spec import ResourceNames, ServiceSpec, parse_spec, resource_names
 
 IN_FLIGHT = (State.PENDING, State.RUNNING, State.WAITING, State.FAILED)
 
@@ -36,13 +36,14 @@ def claims(names: ResourceNames) -> dict[tuple[str, str], str]:
     }
 
 
-def check(s: Session, spec: ServiceSpec, platform: PlatformConfig, *, domains: dict[str, str]) -> None:
+def check(s: Session, spec: ServiceSpec, ctx: RenderContext) -> None:
     """Raise InvalidSpecError on the `name` field naming the other service when a claim is taken."""
+    platform = ctx.platform
     wanted: dict[tuple[str, str], str] = {}
     for mine in spec.environments:
         wanted.update(claims(resource_names(spec.name, spec.team, mine.name, platform)))
-    wanted.update({("domain", d): f"domain {d}" for d in domains.values()})
-    for other, team, env, domain in _registered(s, spec.name):
+    wanted.update({("domain", d): f"domain {d}" for d in domains(spec, ctx).values()})
+    for other, team, env, domain in _registered(s, spec.name, ctx):
         taken = claims(resource_names(other, team, env, platform))
         if domain:
             taken[("domain", domain)] = f"domain {domain}"
@@ -54,15 +55,26 @@ def check(s: Session, spec: ServiceSpec, platform: PlatformConfig, *, domains: d
                 f"in {env}; choose another service name" + (" or domain" if kind == "domain" else ""))})
 
 
-def _registered(s: Session, excluding: str) -> Iterable[tuple[str, str, str, str | None]]:
+def domains(spec: ServiceSpec, ctx: RenderContext) -> dict[str, str]:
+    """Environment -> the hostname the service answers on (none for blueprints without a domain)."""
+    if not ctx.blueprint(spec).needs_domain:
+        return {}
+    return {e.name: spec.domain_for(e.name, ctx.platform) for e in spec.environments}
+
+
+def _registered(s: Session, excluding: str, ctx: RenderContext) -> Iterable[tuple[str, str, str, str | None]]:
     """(service, team, environment, domain) of every other active service and open create/change request."""
     rows = s.execute(select(m.Service.name, m.Service.team, m.Environment.name, m.Environment.domain)
                      .join(m.Environment, m.Environment.service_id == m.Service.id)
                      .where(m.Service.active.is_(True), m.Service.name != excluding)).all()
     yield from ((svc, team, env, domain) for svc, team, env, domain in rows)
-    pending = s.execute(select(m.Request.service, m.Request.team, m.Request.environments)
+    pending = s.execute(select(m.Request.service, m.Request.team, m.Request.environments, m.Request.spec)
                         .where(m.Request.state.in_(IN_FLIGHT), m.Request.service != excluding,
                                m.Request.kind.in_([RequestKind.CREATE, RequestKind.CHANGE]))).all()
-    for svc, team, envs in pending:
+    for svc, team, envs, data in pending:
+        try:
+            claimed = domains(parse_spec(data or {}, ctx.platform, ctx.blueprints, recorded=True), ctx)
+        except (InvalidSpecError, KeyError):
+            claimed = {}
         for env in envs or []:
-            yield svc, team, env, None
+            yield svc, team, env, claimed.get(env)

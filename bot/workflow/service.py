@@ -101,7 +101,7 @@ class WorkflowService:
             existing_envs = self._check_create(s, spec, svc, actor)
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
-            _refuse_unchanged(self._pinned(spec, spec_data, previous, actor), previous, svc)
+            _refuse_unchanged(s, self._pinned(spec, spec_data, previous, actor), previous, svc)
             held = locks.holder_of(s, spec.name, [locks.SERVICE_WIDE,
                                                   *sorted({e.name for e in spec.environments} | set(existing_envs))])
             if held is not None:
@@ -113,9 +113,7 @@ class WorkflowService:
         active = svc is not None and svc.active
         kind = RequestKind.CHANGE if active else RequestKind.CREATE
         self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}", creating=not active)
-        needs_domain = self.ctx.blueprint(spec).needs_domain
-        names.check(s, spec, self.ctx.platform, domains={e.name: spec.domain_for(e.name, self.ctx.platform)
-                                                         for e in spec.environments if needs_domain})
+        names.check(s, spec, self.ctx)
         if not active or svc is None:
             return []
         existing_envs = self._env_names(s, svc)
@@ -142,7 +140,7 @@ class WorkflowService:
             spec = self._pinned(spec, spec_data, previous, actor)
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
             spec = spec.model_copy(update={"owner": owner})
-            _refuse_unchanged(spec, previous, svc)
+            _refuse_unchanged(s, spec, previous, svc)
             envs = [e.name for e in spec.environments]
             needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
             changesets = self._render(lambda: layout_changesets(
@@ -611,10 +609,16 @@ def _stored_spec(svc: m.Service | None, ctx: RenderContext) -> ServiceSpec | Non
                              f"settings ({exc}); ask SRE") from None
 
 
-def _refuse_unchanged(spec: ServiceSpec, previous: ServiceSpec | None, svc: m.Service | None) -> None:
+def _refuse_unchanged(s: Session, spec: ServiceSpec, previous: ServiceSpec | None, svc: m.Service | None) -> None:
     """A change request that asks for exactly what the service has ends here: no request, no approval to wait
-    for, no pull request (and so no write on any forge)."""
+    for, no pull request (and so no write on any forge). Unless the service's last request did not finish:
+    a cancelled or failed change may have merged part of itself, and submitting the recorded spec converges."""
     if previous is None or svc is None:
+        return
+    last = s.scalar(select(m.Request.state).where(
+        m.Request.service == svc.name, m.Request.kind.in_([RequestKind.CREATE, RequestKind.CHANGE]))
+        .order_by(m.Request.id.desc()).limit(1))
+    if last is not None and last != State.SUCCEEDED:
         return
     if spec.model_copy(update={"owner": spec.owner or svc.owner}) == previous:
         raise NothingToChange(f"nothing to change: {spec.name} already has exactly this spec; change a field and "

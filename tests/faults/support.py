@@ -38,7 +38,7 @@ FAST = RetryPolicy(max_retries=3, backoff_base=0.01, backoff_max=0.05, wait_cap=
 def web_spec(envs: list[str] | None = None, name: str = "ranking-web") -> dict[str, Any]:
     """The three-environment web service of examples/ranking-web.yaml (devel, alpha, prod by default)."""
     return {"name": name, "team": "search", "blueprint": "web-service", "description": "fault tests",
-            "image": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web:1.4.2", "port": 8080,
+            "image": f"111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/{name}:1.4.2", "port": 8080,
             "domain": "ranking.example.com", "owner": "U0ALICE",
             "environments": [{"name": e} for e in (envs or ["devel", "alpha", "prod"])]}
 
