@@ -73,16 +73,17 @@ class AwsOperations:
 class StoreAudit:
     """Password-reset audit rows in the workflow's audit table, plus the audit log line. Never a secret."""
 
-    def __init__(self, store: Any) -> None:
+    def __init__(self, store: Any, *, also_log: bool = True) -> None:
         self.store = store
-        self.log = LogAudit()
+        self.log = LogAudit() if also_log else None
 
     def record(self, *, action: str, actor: str, subject: str, message: str) -> None:
         from bot.workflow import records  # the workflow's own writer of audit rows
 
         with self.store.session() as s:
             records.audit(s, datetime.now(UTC), actor, AUDIT_SUBJECT, action[:48], detail=message)
-        self.log.record(action=action, actor=actor, subject=subject, message=message)
+        if self.log is not None:
+            self.log.record(action=action, actor=actor, subject=subject, message=message)
 
 
 class StoreResetLimiter:

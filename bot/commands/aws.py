@@ -81,8 +81,9 @@ def run_reset_password(args: argparse.Namespace, settings: Settings) -> int:
                                  "everyone else uses the 'Reset my AWS password' shortcut in Slack")
     except LaunchPadError as exc:  # a refused reset leaves an audit event, like an allowed one
         who = f"cli:{_login()}"
-        audit.record(action="aws.console_password_reset_refused", actor=who, subject=args.user,
-                     message=f"console password reset for {args.user} refused for {who}: {exc}")
+        sink = StoreAudit(store, also_log=False) if store is not None else audit  # the error line says it here
+        sink.record(action="aws.console_password_reset_refused", actor=who, subject=args.user,
+                    message=f"console password reset for {args.user} refused for {who}: {exc}")
         print(f"launchpad reset-password: {exc}", file=sys.stderr)
         return 1
     ops = AwsOperations.from_settings(settings, audit=audit, store=store)

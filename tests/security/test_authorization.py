@@ -9,6 +9,7 @@ action cannot leak into another. A refused action must raise the refusal and cha
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ import pytest
 from bot.aws.errors import ResetNotAllowed
 from bot.aws.iam_password import ConsolePasswords, InMemoryResetLimiter, ResetRequest
 from bot.services import Services
-from bot.workflow.api import Actor, NotAllowed, RequestInfo, State
+from bot.workflow.api import Actor, NotAllowed, NotFound, RequestInfo, State
 from bot.workflow.service import WorkflowService
 from bot.workflow.steps import forge_key
 from provisioners.bulk import BulkChange, Selector
@@ -116,8 +117,18 @@ def passwords(moto_url: str) -> ConsolePasswords:
 def snapshot(wf: WorkflowService) -> Any:
     """What any action would change: every request's state and step states, and the audit trail."""
     requests = [(r.id, r.state, [(s.id, s.state, s.decided_by) for s in r.steps]) for r in wf.list_requests(limit=100)]
-    audit = [len(wf.audit(name)) for name in ("live-api", "failed-api", "gated-api")]
+    audit = [len([e for e in wf.audit(name) if not e.action.endswith(".refused")])
+             for name in ("live-api", "failed-api", "gated-api")]
     return requests, audit
+
+
+def refusals(wf: WorkflowService) -> list[Any]:
+    names = ("live-api", "failed-api", "gated-api", "fresh-api", "bulk")
+    found = []
+    for name in names:
+        with contextlib.suppress(NotFound):
+            found += [(e.actor, e.action) for e in wf.audit(name) if e.action.endswith(".refused")]
+    return found
 
 
 def act(action: str, actor: Actor, wf: WorkflowService, world: World, request: pytest.FixtureRequest) -> Any:
@@ -171,10 +182,16 @@ def test_authorization_matrix(action: str, role: str, outcome: str, services: Se
     if outcome == ALLOWED:
         check_allowed(action, actor, act(action, actor, wf, world, request), request)
         return
+    refused_before = refusals(wf)
     with pytest.raises((NotAllowed, ResetNotAllowed)) as refused:
         act(action, actor, wf, world, request)
     assert str(refused.value)  # a refusal says who may (the message is the user's next step)
     assert snapshot(wf) == before
+    if action != "password reset for someone else":  # the refusal itself is audited (issue 12, item 17)
+        new = refusals(wf)
+        for seen in refused_before:
+            new.remove(seen)
+        assert len(new) == 1 and new[0][0] == actor.id, new
     if action == "password reset for someone else":
         assert not has_console_password(request, actor)
 

@@ -292,7 +292,8 @@ def test_change_request_removes_files_the_new_spec_no_longer_renders(make: Any, 
     without = {repo: set(files) for repo, files in _tree(forge).items()}
     other = forge_for(tmp_path / "fresh")
     fresh = make(clock=ManualClock(), forge=other)
-    fresh.workflow.submit_create(spec("ranking-api"), ALICE)
+    # the same database: an identical spec would be "nothing to change"; the description changes contents only
+    fresh.workflow.submit_create(spec("ranking-api", description="rendered afresh"), ALICE)
     drain(fresh)
     assert without == {repo: set(files) for repo, files in _tree(other).items()}  # as if created without s3
     assert any(with_s3[r] - without[r] for r in with_s3), "the s3 component should render files of its own"
