@@ -37,8 +37,9 @@ T1 = datetime(2024, 5, 6, 9, 42, tzinfo=UTC)
 TEAMS = ["payments", "platform", "search"]
 
 
-def step(position: int, kind: str, title: str, state: State, **extra: Any) -> StepInfo:
-    return StepInfo(id=100 + position, position=position, kind=kind, title=title, state=state, updated_at=T1,
+def step(number: int, kind: str, title: str, state: State, **extra: Any) -> StepInfo:
+    """A step as people number it (1-based); its position in the request is one less."""
+    return StepInfo(id=100 + number, position=number - 1, kind=kind, title=title, state=state, updated_at=T1,
                     **extra)
 
 
@@ -81,7 +82,8 @@ def decided_request(approved: bool) -> RequestInfo:
              step(4, "wait_merge", "Wait for merges", State.SUCCEEDED if approved else State.CANCELLED),
              step(5, "notify", "Tell the requester", State.SUCCEEDED if approved else State.CANCELLED)]
     return request.model_copy(update={"state": State.SUCCEEDED if approved else State.FAILED, "steps": steps,
-                                      "error": None if approved else "denied by <@U0SRE00001>"})
+                                      "error": None if approved else "denied by <@U0SRE00001>",
+                                      "denied": not approved})
 
 
 def approval() -> ApprovalInfo:
