@@ -165,6 +165,8 @@ def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
                 where = f" at step {step.position + 1}: {_one_line(step.error or step.title)}"
             print(f"  #{r.id:<5} {r.state.value:<9} {r.kind.value:<7} {r.service} ({', '.join(r.environments)}) "
                   f"by {r.requester}{where}", file=out)
+        if not reqs:
+            print(f"Nothing here yet{where_we_look(settings)}", file=out)
     return 0
 
 

@@ -159,3 +159,20 @@ def test_parse_duration(text: str, hours: int) -> None:
 def test_parse_duration_rejects(text: str) -> None:
     with pytest.raises(LaunchPadError):
         parse_duration(text)
+
+
+def test_approve_after_a_denial_says_who_denied(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 12, item 12: it said "no approval waiting"; a denial is final and the CLI says by whom."""
+    path = write_spec(tmp_path, name="denied-cli", envs=["prod"], owner="")
+    assert run(capsys, "new", str(path), "--wait")[0] == 0
+    monkeypatch.setenv("LOGNAME", "bob")
+    monkeypatch.setenv("LAUNCHPAD_SRE_USERS", "bob")
+    code, out, err = run(capsys, "deny", "1", "--reason", "needs a runbook")
+    assert code == 0, err
+    code, _, err = run(capsys, "approve", "1")
+    assert code == 1 and "already denied by cli:bob" in err and len(err.strip().splitlines()) == 1
+    code, out, _ = run(capsys, "list", "--open")
+    assert "#1 " not in out  # a denied request is not open
+    code, _, err = run(capsys, "retry", "1")
+    assert code == 1 and "was denied" in err
