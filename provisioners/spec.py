@@ -238,25 +238,31 @@ class ResourceNames(BaseModel):
     application: str = Field(description="Argo CD Application name")
 
 
+def name_fields(service: str, team: str, env: str, organisation: str) -> dict[str, str]:
+    """The fields of `ResourceNames` as a plain dict: the one place the name formats live (cheap enough to
+    compute for a whole registry inside a Slack acknowledgement)."""
+    prefix = f"{env}-{service}"
+    return {
+        "prefix": prefix,
+        "target_group": f"{prefix}-tg",
+        "iam_role": f"{prefix}-irsa",
+        "security_group": f"{prefix}-pods",
+        "rds_security_group": f"{prefix}-rds",
+        "ecr_repository": f"{team}/{service}",
+        "ci_role": f"{service}-ci",
+        "bucket": f"{organisation}-{prefix}",
+        "rds": prefix,
+        "elasticache": prefix,
+        "namespace": f"{team}-{env}",
+        "service_account": service,
+        "release": service,
+        "application": f"{team}-{service}-{env}",
+    }
+
+
 def resource_names(service: str, team: str, env: str, platform: PlatformConfig) -> ResourceNames:
     """The names of `service` (of `team`) in `env`; pure, so a registry can be checked without its specs."""
-    prefix = f"{env}-{service}"
-    return ResourceNames(
-        prefix=prefix,
-        target_group=f"{prefix}-tg",
-        iam_role=f"{prefix}-irsa",
-        security_group=f"{prefix}-pods",
-        rds_security_group=f"{prefix}-rds",
-        ecr_repository=f"{team}/{service}",
-        ci_role=f"{service}-ci",
-        bucket=f"{platform.organisation}-{prefix}",
-        rds=prefix,
-        elasticache=prefix,
-        namespace=f"{team}-{env}",
-        service_account=service,
-        release=service,
-        application=f"{team}-{service}-{env}",
-    )
+    return ResourceNames(**name_fields(service, team, env, platform.organisation))
 
 
 class ServiceSpec(BaseModel):

@@ -9,7 +9,7 @@ another service already answers on. Reads the database inside the caller's trans
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,21 +18,21 @@ from bot.store import models as m
 from bot.workflow.api import RequestKind, State
 from provisioners.context import RenderContext
 from provisioners.errors import InvalidSpecError
-from provisioners.spec import ResourceNames, ServiceSpec, parse_spec, resource_names
+from provisioners.spec import ServiceSpec, name_fields, parse_spec
 
 IN_FLIGHT = (State.PENDING, State.RUNNING, State.WAITING, State.FAILED)
 
 
-def claims(names: ResourceNames) -> dict[tuple[str, str], str]:
-    """(namespace, name) -> what it is, for the names two services must never share."""
+def claims(names: Mapping[str, str]) -> dict[tuple[str, str], str]:
+    """(namespace, name) -> what it is, for the names two services must never share (`name_fields`)."""
     return {
-        ("IAM role", names.iam_role): "IAM role", ("IAM role", names.ci_role): "CI role",
-        ("security group", names.security_group): "pods' security group",
-        ("security group", names.rds_security_group): "database security group",
-        ("target group", names.target_group): "target group", ("S3 bucket", names.bucket): "S3 bucket",
-        ("RDS", names.rds): "RDS identifier", ("ElastiCache", names.elasticache): "ElastiCache id",
-        ("ECR", names.ecr_repository): "ECR repository",
-        ("Argo CD", names.application): "Argo CD application",
+        ("IAM role", names["iam_role"]): "IAM role", ("IAM role", names["ci_role"]): "CI role",
+        ("security group", names["security_group"]): "pods' security group",
+        ("security group", names["rds_security_group"]): "database security group",
+        ("target group", names["target_group"]): "target group", ("S3 bucket", names["bucket"]): "S3 bucket",
+        ("RDS", names["rds"]): "RDS identifier", ("ElastiCache", names["elasticache"]): "ElastiCache id",
+        ("ECR", names["ecr_repository"]): "ECR repository",
+        ("Argo CD", names["application"]): "Argo CD application",
     }
 
 
@@ -41,10 +41,10 @@ def check(s: Session, spec: ServiceSpec, ctx: RenderContext) -> None:
     platform = ctx.platform
     wanted: dict[tuple[str, str], str] = {}
     for mine in spec.environments:
-        wanted.update(claims(resource_names(spec.name, spec.team, mine.name, platform)))
+        wanted.update(claims(name_fields(spec.name, spec.team, mine.name, platform.organisation)))
     wanted.update({("domain", d): f"domain {d}" for d in domains(spec, ctx).values()})
     for other, team, env, domain in _registered(s, spec.name, ctx):
-        taken = claims(resource_names(other, team, env, platform))
+        taken = claims(name_fields(other, team, env, platform.organisation))
         if domain:
             taken[("domain", domain)] = f"domain {domain}"
         clash = sorted(set(wanted) & set(taken))
