@@ -26,7 +26,7 @@ from bot.commands.plan import read_spec_file
 from bot.config import Settings
 from bot.jobs import build_scheduler, run_once
 from bot.logs import scrub
-from bot.services import Services, build_services
+from bot.services import Services, build_services, startup_problems
 from bot.store.database import SchemaOutdated, Store
 from bot.workflow.api import (
     Actor,
@@ -214,6 +214,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         if args.once:
             run_once(services.workflow, worker_id)
             return 0
+        problems = startup_problems(services)
+        if problems:
+            print("\n".join(f"launchpad worker: {line}" for line in problems), file=sys.stderr)
+            return 2
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())

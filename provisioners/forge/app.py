@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import jwt
 from github import Auth, GithubException, GithubIntegration
 
 from provisioners.errors import PermanentError
@@ -29,7 +30,6 @@ from provisioners.forge.credentials import (
     credential_variable,
     describe,
     load_private_key,
-    private_key_pem,
     register_secret,
 )
 from provisioners.forge.retry import Clock, Retrier, is_rate_limited
@@ -93,6 +93,7 @@ class InstallationTokens:
         self._lock = threading.Lock()
         self._sent = threading.local()
         self._integration: GithubIntegration | None = None
+        self._key: Any = None
         self._app_lock = threading.Lock()
         self.minted = 0
 
@@ -132,7 +133,6 @@ class InstallationTokens:
         """Problems found by asking GitHub (the key parses; the app, the installation and each repository
         are reachable), one line each. Transient failures raise TransientError."""
         try:
-            load_private_key(self.name, self.credential)
             installation = self._call(lambda i: i.requester.requestJsonAndCheck(
                 "GET", f"/app/installations/{self.credential.installation_id}")[1], "look up the App installation")
         except PermanentError as err:
@@ -174,6 +174,14 @@ class InstallationTokens:
         if not token:
             raise PermanentError(f"{self._who}: GitHub answered the installation-token request without a token")
         register_secret(token)
+        granted = [str(r.get("full_name") or "") for r in data.get("repositories") or [] if isinstance(r, dict)]
+        if access.repo is not None and granted and access.repo not in {g.lower() for g in granted}:
+            # `repositories` names are resolved in the installation's own account: 'infra' of another
+            # organisation came back as this organisation's 'infra'
+            account = granted[0].split("/", 1)[0]
+            raise PermanentError(f"{self._who} cannot access repository {access.repo}: the installation is on "
+                                 f"{account!r}; one App installation covers one organisation, so give "
+                                 f"{access.repo.split('/', 1)[0]!r} a credential of its own (docs/forge.md)")
         self.minted += 1
         expires = _timestamp(data.get("expires_at")) or self._clock() + 3600
         return Grant(token=token, expires_at=expires, access=access)
@@ -195,12 +203,17 @@ class InstallationTokens:
     def _app(self) -> GithubIntegration:
         with self._app_lock:
             if self._integration is None:
-                load_private_key(self.name, self.credential)  # a clear line instead of PyJWT's
+                # parsed (and checked) once, with a clear line instead of PyJWT's; JWTs are signed with the
+                # parsed key, not by re-reading the PEM for each one
+                self._key = load_private_key(self.name, self.credential)
                 self._integration = GithubIntegration(
-                    auth=Auth.AppAuth(self.credential.app_id, private_key_pem(self.credential)),
-                    base_url=self._api_url, timeout=self._timeout, retry=None, seconds_between_requests=None,
-                    seconds_between_writes=None, user_agent=self._user_agent)
+                    auth=Auth.AppAuth(self.credential.app_id, sign_func=self._sign), base_url=self._api_url,
+                    timeout=self._timeout, retry=None, seconds_between_requests=None, seconds_between_writes=None,
+                    user_agent=self._user_agent)
             return self._integration
+
+    def _sign(self, payload: dict[str, Any]) -> str:
+        return jwt.encode(payload, self._key, algorithm="RS256")
 
     def _refusal(self, err: GithubException, access: Access | None) -> str:
         message = _message(err)

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError, TransientError
@@ -374,16 +372,6 @@ def test_api_mode_is_checked(server: GitHubServer) -> None:
 
 TOKENS = {"devel": "ghp_devel000000000000000000", "alpha": "ghp_alpha000000000000000000",
           "prod": "ghp_prod0000000000000000000", "default": "ghp_default00000000000000000"}
-
-
-@pytest.fixture(scope="module")
-def app_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
 
 
 def router(server: GitHubServer, clock: FakeClock, api: str = "rest", **credentials: object) -> ForgeRouter:
