@@ -221,12 +221,12 @@ def test_config_check_prints_one_line_per_problem(github_server: GitHubServer, a
     selected = set(PLATFORM_REPOS[:2]) if mistake == "missing repository" else None
     github_server.register_app(APP, app_key[1], [Installation(7, account="platform", repositories=selected)])
     github_server.allow_tokens("ghp_devel00000000000000000000")
+    prefix = "LAUNCHPAD_GITHUB_CREDENTIALS__"
     env = {"LAUNCHPAD_DATA_DIR": str(tmp_path), "LAUNCHPAD_FORGE": "github", "GITHUB_API_URL": github_server.api_url,
-           "LAUNCHPAD_GITHUB_CREDENTIALS__DEFAULT__APP_ID": str(APP),
-           "LAUNCHPAD_GITHUB_CREDENTIALS__DEFAULT__INSTALLATION_ID": "99" if mistake == "wrong installation id" else "7",
-           "LAUNCHPAD_GITHUB_CREDENTIALS__DEFAULT__PRIVATE_KEY": MALFORMED if mistake == "malformed key" else app_key[0],
-           "LAUNCHPAD_GITHUB_CREDENTIALS__DEVEL__TOKEN": "ghp devel" if mistake == "bad token" else
-           "ghp_devel00000000000000000000"}
+           f"{prefix}DEFAULT__APP_ID": str(APP),
+           f"{prefix}DEFAULT__INSTALLATION_ID": "99" if mistake == "wrong installation id" else "7",
+           f"{prefix}DEFAULT__PRIVATE_KEY": MALFORMED if mistake == "malformed key" else app_key[0],
+           f"{prefix}DEVEL__TOKEN": "ghp devel" if mistake == "bad token" else "ghp_devel00000000000000000000"}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     code = main(["config", "--check"])
@@ -255,3 +255,49 @@ def test_worker_refuses_to_start_with_a_credential_github_rejects(github_server:
         "launchpad worker: GitHub App 42 has no installation 99 (credential 'default'): set "
         "LAUNCHPAD_GITHUB_CREDENTIALS__DEFAULT__INSTALLATION_ID to the number at the end of the installation's "
         "settings URL (…/settings/installations/<id>)"]
+
+
+# --- a whole request --------------------------------------------------------------------------------------
+
+
+def test_a_request_survives_a_token_revoked_between_two_steps_with_exactly_one_new_token(
+        tmp_path: Path, app_key: tuple[str, str]) -> None:
+    """A web service (four repositories) on App credentials, one installation per organisation ('platform'
+    and 'search'); between the infra PR being opened and the next infra call, that token is revoked."""
+    from provisioners.forge.router import ForgeRouter
+    from tests.faults.support import FAST, build_world, web_spec
+    from tests.support.github_contents import ContentsGitHubServer
+    from tests.workflow.support import ALICE, SRE
+
+    infra = "platform/infra-live"
+    with ContentsGitHubServer() as server:
+        server.register_app(APP, app_key[1], [Installation(7, account="platform"), Installation(8, account="search")])
+        routes = ForgeRouter({"default": AppCredential(app_id=APP, private_key=app_key[0], installation_id=7),
+                              "search_default": AppCredential(app_id=APP, private_key=app_key[0], installation_id=8)},
+                             api_url=server.api_url, policy=FAST, writes_per_minute=60_000, writes_per_hour=600_000,
+                             api="graphql")
+        world = build_world(tmp_path, server, forges=routes)
+        try:
+            request = world.workflow.submit_create(web_spec(["devel"]), ALICE)
+            revoked: list[str] = []
+            for _ in range(80):
+                ran = world.workflow.run_pending("app-worker")
+                if not revoked and server.pulls(infra):
+                    revoked = server.tokens_for(infra)
+                    server.revoke_token(revoked[-1])
+                acted = world.review(request.id, SRE)
+                info = world.workflow.get_request(request.id)
+                if info.state.finished:
+                    break
+                if not ran and not acted:
+                    world.clock.advance(minutes=20)
+            world.assert_delivered_exactly_once(info)
+            assert len(revoked) == 1 and len(server.tokens_for(infra)) == 2  # exactly one new token
+            assert len([c for c in server.calls if c.status == 401]) == 1
+            # the 401 failed no step: no failure on record, every pull request opened at the first attempt
+            trail = world.workflow.audit(info.service)
+            assert not [e for e in trail if "fail" in e.action or "401" in (e.detail or "")]
+            assert {s.attempts for s in info.steps if s.kind == "open_pr"} == {1}
+            assert {g.installation_id for g in server.installation_tokens.values()} == {7, 8}
+        finally:
+            world.services.close()
