@@ -68,6 +68,11 @@ def test_the_suggested_variable_is_accepted(tmp_path: Path, monkeypatch: pytest.
 
 
 def test_the_platform_environment_order_and_temporary_base_reach_the_router(tmp_path: Path) -> None:
+    services = build_services(github_settings(tmp_path / "defaults"))
+    try:
+        assert services.forges.credential_for("platform/infra-live", ["tmp-q4mig"]) == "devel"  # type: ignore[attr-defined]
+    finally:
+        services.close()
     platform = PlatformConfig(environment_order=["devel", "prod", "alpha"], temporary_environment_base="alpha")
     services = build_services(github_settings(tmp_path, platform=platform))
     try:

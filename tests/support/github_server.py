@@ -295,9 +295,6 @@ class InstallationToken:
     permissions: dict[str, str]
     revoked: bool = False
 
-    def __iter__(self) -> Any:  # (installation_id, expires), as older tests unpack it
-        return iter((self.installation_id, self.expires))
-
 
 def node_id(kind: str, *parts: object) -> str:
     """A global node id as REST's `node_id` and GraphQL's `id` give it (opaque to clients; here the kind
