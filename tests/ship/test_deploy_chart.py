@@ -217,6 +217,8 @@ def test_pods_are_non_root_read_only_and_selected_by_their_budgets_and_policy(ch
         assert c["envFrom"] == [{"secretRef": {"name": "launchpad-secrets"}}]
     egress_ports = {p["port"] for rule in policy["spec"]["egress"] for p in rule["ports"]}
     assert egress_ports == {53, 443, 5432}
+    scrape = next(r for r in policy["spec"]["ingress"] if r["from"] == PRODUCTION["networkPolicy"]["metricsFrom"])
+    assert {p["port"] for p in scrape["ports"]} == {"http", "metrics"}, "web serves /metrics on its http port"
 
 
 def test_settings_come_from_the_configmap_as_launchpads_settings_file(chart: helm.Chart, tmp_path: Path,
