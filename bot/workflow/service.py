@@ -269,7 +269,7 @@ class WorkflowService:
             step = transitions.current_step(s, req)
             if step is None or step.state != State.FAILED:
                 raise NotAllowed(f"request #{req.id} has no failed step to resume from")
-            step.failures = 0
+            step.failures = step.reclaims = 0
             step.error = None
             step.run_after = now
             transitions.step_state(s, req, step, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
@@ -502,7 +502,7 @@ class WorkflowService:
                          repo=plan.repo, repo_index=plan.repo_index,
                          forge_key=forge_key(req.id, plan.repo, plan.repo_index) if plan.repo else None,
                          approver_group=plan.approver_group, reasons=plan.reasons, run_after=now, created_at=now,
-                         updated_at=now, attempts=0, failures=0))
+                         updated_at=now, attempts=0, failures=0, reclaims=0))
         s.flush()
         if activate:
             transitions.activate(s, req, now, actor.id)
