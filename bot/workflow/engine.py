@@ -19,9 +19,10 @@ import socket
 import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import and_, or_, select, update
+from sqlalchemy.orm import aliased
 
 from bot.logs import scrub
 from bot.store import models as m
@@ -47,7 +48,7 @@ log = logging.getLogger(__name__)
 
 OUTBOX_CLAIM = timedelta(seconds=30)  # a dead worker's undelivered notifications go to another worker after this
 OUTBOX_BATCH = 50
-UNSUCCESSFUL_TEARDOWN = (State.CANCELLED, State.FAILED)
+UNSUCCESSFUL_TEARDOWN = (State.CANCELLED, State.FAILED)  # an expired environment is still up after these
 
 
 @dataclass(frozen=True)
@@ -390,7 +391,13 @@ class Engine:
                 if svc is None:
                     return
                 info = records.service_info(s, svc)
+                env_row = s.scalar(select(m.Environment).where(m.Environment.service_id == svc.id,
+                                                               m.Environment.name == environment))
+                stopped = (records.stopped_teardown(s, env_row, self.config.teardown_retry)
+                           if env_row is not None else None)
             env = next((e for e in info.environments if e.name == environment), EnvironmentInfo(name=environment))
+            if stopped is not None:
+                env = env.model_copy(update={"teardown": stopped})
             notifier.ttl_reminder(info, env)
             return
         if request_id is None:
@@ -458,35 +465,57 @@ class Engine:
 
     # --- reminders ------------------------------------------------------------------------------
     def remind_owners(self) -> int:
-        """Tell owners of temporary environments that expire within `ttl_reminder` (once per expiry)."""
+        """Tell owners of temporary environments that expire within `ttl_reminder` (once per expiry), and of
+        expired ones whose automatic teardown did not go through (once per teardown, and every `teardown_retry`
+        while a failed one waits for a retry)."""
         now = self.clock.now()
         sent = 0
+        teardown = aliased(m.Request)
         with self.store.session() as s:
             rows = s.execute(
-                select(m.Environment.id, m.Environment.name, m.Service.name)
+                select(m.Environment.id, m.Environment.name, m.Service.name, m.Environment.reminded_at,
+                       teardown.id)
                 .join(m.Service, m.Service.id == m.Environment.service_id)
+                .outerjoin(teardown, teardown.id == m.Environment.decommission_request_id)
                 .where(m.Service.active.is_(True), m.Environment.expires_at.is_not(None),
-                       m.Environment.reminded_at.is_(None), m.Environment.expires_at > now,
-                       m.Environment.expires_at <= now + self.config.ttl_reminder)
+                       or_(and_(m.Environment.reminded_at.is_(None), m.Environment.expires_at > now,
+                                m.Environment.expires_at <= now + self.config.ttl_reminder),
+                           and_(m.Environment.expires_at <= now, teardown.state.in_(UNSUCCESSFUL_TEARDOWN),
+                                or_(m.Environment.reminded_at.is_(None),
+                                    m.Environment.reminded_at < teardown.finished_at,
+                                    and_(teardown.state == State.FAILED, teardown.denied.is_(False),
+                                         m.Environment.reminded_at <= now - self.config.teardown_retry)))))
             ).all()
-            for env_id, env_name, service in rows:
-                res = s.execute(update(m.Environment)
-                                .where(m.Environment.id == env_id, m.Environment.reminded_at.is_(None))
+            for env_id, env_name, service, previous, teardown_id in rows:
+                cond = (m.Environment.reminded_at.is_(None) if previous is None
+                        else m.Environment.reminded_at == previous)
+                res = s.execute(update(m.Environment).where(m.Environment.id == env_id, cond)
                                 .values(reminded_at=now).execution_options(synchronize_session=False))
                 if res.rowcount == 1:  # type: ignore[attr-defined]
                     records.notify(s, now, "ttl_reminder", service=service, environment=env_name)
-                    records.audit(s, now, "system", service, "environment.reminded", detail=env_name)
+                    detail = env_name if teardown_id is None else (
+                        f"{env_name}: expired; its teardown (request #{teardown_id}) did not go through")
+                    records.audit(s, now, "system", service, "environment.reminded", request_id=teardown_id,
+                                  detail=detail)
                     sent += 1
         return sent
 
     def expired_environments(self) -> list[tuple[str, str]]:
+        """Expired temporary environments to tear down: never tried yet, or whose automatic teardown was
+        cancelled or denied at least `teardown_retry` ago (a failed one keeps its locks: retry or cancel it)."""
         now = self.clock.now()
+        teardown = aliased(m.Request)
         with self.store.session() as s:
             rows = s.execute(
                 select(m.Service.name, m.Environment.name)
                 .join(m.Service, m.Service.id == m.Environment.service_id)
+                .outerjoin(teardown, teardown.id == m.Environment.decommission_request_id)
                 .where(m.Service.active.is_(True), m.Environment.expires_at.is_not(None),
-                       m.Environment.expires_at <= now, m.Environment.decommission_request_id.is_(None))
+                       m.Environment.expires_at <= now,
+                       or_(m.Environment.decommission_request_id.is_(None), teardown.id.is_(None),
+                           and_(or_(teardown.state == State.CANCELLED,
+                                    and_(teardown.state == State.FAILED, teardown.denied.is_(True))),
+                                teardown.finished_at <= now - self.config.teardown_retry)))
                 .order_by(m.Environment.expires_at)
             ).all()
         return [(svc, env) for svc, env in rows]
