@@ -86,7 +86,8 @@ class Settings(BaseSettings):
         description="on SIGTERM a worker claims nothing more and gives its running steps this long to finish, then "
                     "hands them back to other workers and exits 0; keep the pod's terminationGracePeriodSeconds a "
                     "few seconds above it")
-    step_max_attempts: int = Field(default=6, description="transient failures retried this many times")
+    step_max_attempts: int = Field(default=6, description="a step fails after this many attempts (transient "
+                                                          "failures and runs whose worker died both count)")
     step_backoff_base_seconds: float = 5.0
     step_backoff_max_seconds: float = 900.0
     ttl_reminder_hours: int = Field(default=24, description="remind the owner this long before expiry")

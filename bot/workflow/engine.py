@@ -162,6 +162,8 @@ class Engine:
                 self._release(claim)
                 return
             exc = running.error
+            if exc is not None and not isinstance(exc, Exception):
+                raise exc  # SystemExit and the like end the worker as before, the step left to its lease
             if exc is None:
                 assert running.outcome is not None
                 self._finish(claim, outcome=running.outcome)
