@@ -63,11 +63,11 @@ def run_once(workflow: WorkflowService, worker_id: str) -> int:
 
 
 def work(workflow: WorkflowService, worker_id: str, poll_seconds: float, *, once: bool = False,
-         started: Callable[[BackgroundScheduler], None] | None = None) -> bool:
+         started: Callable[[BackgroundScheduler], None] | None = None) -> int:
     """`launchpad worker`: run the scheduled jobs until SIGTERM or SIGINT (with `once`: until nothing is
     runnable). On the signal the worker claims nothing more, gives the steps it is running the grace
     period (`worker_shutdown_grace_seconds`) to finish, hands the others' leases back so another worker
-    resumes them at once, and returns. False when a step had to be released. Call from the main thread."""
+    resumes them at once, and returns how many it handed back. Call from the main thread."""
     engine = workflow.engine
     stop = threading.Event()
 
@@ -80,7 +80,7 @@ def work(workflow: WorkflowService, worker_id: str, poll_seconds: float, *, once
         if once:
             engine.watch_stopping()
             run_once(workflow, worker_id)
-            return not engine.stopping.is_set() or engine.wait_idle(0)
+            return engine.released
         scheduler = build_scheduler(workflow, worker_id, poll_seconds)
         scheduler.start()
         if started is not None:
@@ -89,9 +89,9 @@ def work(workflow: WorkflowService, worker_id: str, poll_seconds: float, *, once
         scheduler.pause()  # no job starts from here on; the running ones see `stopping`
         log.info("worker %s stopping: no new steps; running steps get %.0f s", worker_id,
                  engine.config.shutdown_grace)
-        finished = engine.shutdown()
+        engine.shutdown()
         scheduler.shutdown(wait=True)
-        return finished
+        return engine.released
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

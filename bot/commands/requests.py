@@ -216,15 +216,15 @@ def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
                   "stop with SIGTERM", file=out, flush=True)
 
         try:
-            finished = work(services.workflow, worker_id, services.settings.worker_poll_seconds, once=args.once,
+            released = work(services.workflow, worker_id, services.settings.worker_poll_seconds, once=args.once,
                             started=started)
         finally:
             if probes is not None:
                 probes.stop()
         if not args.once or services.workflow.engine.stopping.is_set():
-            print(f"worker {worker_id} stopped" + ("" if finished else
-                                                   "; steps still running at the end of the grace period were "
-                                                   "released for another worker"), file=out)
+            print(f"worker {worker_id} stopped" + (f"; {released} step(s) still running at the end of the grace "
+                                                   "period were handed back to other workers" if released else ""),
+                  file=out)
     return 0
 
 

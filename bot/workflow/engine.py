@@ -92,6 +92,7 @@ class Engine:
         self.stopping = threading.Event()  # set: claim nothing more (a signal handler may set it)
         self._idle = threading.Condition()
         self._running: dict[str, _Running] = {}
+        self.released = 0  # steps this engine handed back unfinished (stopping)
 
     # --- steps ----------------------------------------------------------------------------------
     def run_pending(self, worker: str, notifier: Notifier, max_steps: int = 100,
@@ -251,6 +252,7 @@ class Engine:
             step.updated_at = now
             step.lease_owner = step.lease_token = None
             step.lease_expires_at = None
+        self.released += 1
         log.info("released step %s of request %s", claim.step_id, claim.request_id)
 
     def _heartbeat(self, claim: lease.Claim, stop: threading.Event) -> None:
