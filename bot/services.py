@@ -79,6 +79,8 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
         backoff_base=settings.step_backoff_base_seconds,
         backoff_max=settings.step_backoff_max_seconds,
         ttl_reminder=timedelta(hours=settings.ttl_reminder_hours),
+        shutdown_grace=settings.worker_shutdown_grace_seconds,
+        teardown_retry=timedelta(hours=settings.ttl_teardown_retry_hours),
     )
     engine = Engine(store, clock, actions, config, rng)
     workflow = WorkflowService(store, engine, ctx, load_policy(settings.approval_policy_file), clock, notifier)
