@@ -13,12 +13,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from provisioners.bundled import TEMPLATES_DIR
 from provisioners.keys import FORBID, validation_problems
 
 ComponentKind = Literal["ecr", "security_group", "target_group", "iam_role", "dns", "s3", "rds", "elasticache"]
 ProvisionerId = Literal["terragrunt", "helm", "argocd", "ci"]
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 class ComponentRule(BaseModel):
