@@ -125,10 +125,34 @@ def _same_shape(shown: Any, real: Any, where: str) -> None:
             _same_shape(value, real[key], f"{where}{key}.")
 
 
+CHART = ROOT / "deploy" / "helm" / "launchpad"
+
+
+def _chart_values(data: dict[str, Any]) -> None:
+    """Values for LaunchPad's own Helm chart: valid against its schema, and its `config` a settings file."""
+    import jsonschema
+
+    def concrete(value: Any) -> Any:  # "sha256:..." is the reader's to fill in: leave it out
+        if isinstance(value, dict):
+            return {k: concrete(v) for k, v in value.items() if not (isinstance(v, str) and "..." in v)}
+        return value
+
+    data = concrete(data)
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    merged = {**defaults, **{k: ({**defaults[k], **v} if isinstance(v, dict) and isinstance(defaults.get(k), dict)
+                                 else v) for k, v in data.items()}}
+    jsonschema.validate(merged, json.loads((CHART / "values.schema.json").read_text()))
+    if data.get("config"):
+        Settings.model_validate(data["config"])
+
+
 def _classify(data: Any) -> str:
     if not isinstance(data, dict):
         return "unknown"
     keys = set(data)
+    if (CHART / "values.yaml").exists() and "config" in keys and keys <= set(
+            yaml.safe_load((CHART / "values.yaml").read_text())):
+        return "chart values"
     if keys <= set(Settings.model_fields) | {"github_api_url"}:
         return "settings"
     if keys <= set(ServiceSpec.model_fields):
@@ -155,6 +179,8 @@ def test_yaml_examples(example: Example, tmp_path: Path) -> None:
         _plan_on(settings)
     elif kind == "spec":
         _spec_fragment(data)
+    elif kind == "chart values":
+        _chart_values(data)
     elif kind == "policy":
         path = tmp_path / "policy.yaml"
         path.write_text(example.body)
@@ -165,10 +191,17 @@ def test_yaml_examples(example: Example, tmp_path: Path) -> None:
 
 # --- shell -----------------------------------------------------------------------------------------------
 def _commands(body: str) -> list[str]:
+    """Logical command lines: backslash continuations joined, and lines joined while a quote is open."""
     lines, current = [], ""
     for raw in body.splitlines():
-        current += raw.rstrip("\\").rstrip() + " " if raw.rstrip().endswith("\\") else raw
         if raw.rstrip().endswith("\\"):
+            current += raw.rstrip()[:-1] + " "
+            continue
+        current += raw
+        try:
+            shlex.split(current, comments=True)
+        except ValueError:  # an open quote: the command goes on
+            current += "\n"
             continue
         if current.strip():
             lines.append(current.strip())
@@ -208,10 +241,15 @@ def test_shell_examples(example: Example, monkeypatch: pytest.MonkeyPatch, capsy
                 pytest.fail(f"{example}: `{command}` does not parse: {capsys.readouterr().err.strip()}")
             if args.command in RUNNABLE and (args.command != "bulk" or args.dry_run):
                 runs.append(words[1:])
+    for name, value in env.items():  # every variable the example sets names a setting...
+        if name.startswith("LAUNCHPAD_") or name == "GITHUB_API_URL":
+            _check_setting_name(example, name)
+        if "__" not in name and name.startswith("LAUNCHPAD_"):  # ...and a plain one takes the example's value
+            with monkeypatch.context() as alone:
+                alone.setenv(name, value)
+                Settings()
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    if env:
-        Settings()  # every variable the example sets is a setting with a valid value
     monkeypatch.setenv("LAUNCHPAD_SRE_USERS", SRE_LOGIN)
     monkeypatch.setenv("LAUNCHPAD_FORGE", "local")  # runs stay on this machine
     examples = ROOT / "examples"
@@ -222,6 +260,18 @@ def test_shell_examples(example: Example, monkeypatch: pytest.MonkeyPatch, capsy
         code = main(argv)
         err = capsys.readouterr().err
         assert code == 0, f"{example}: `launchpad {' '.join(argv)}` exited {code}: {err}"
+
+
+def _check_setting_name(example: Example, variable: str) -> None:
+    from provisioners.keys import keys_at
+
+    if variable == "GITHUB_API_URL":
+        return
+    path = variable.removeprefix("LAUNCHPAD_").lower().split("__")
+    for depth in range(len(path)):
+        valid = keys_at(Settings, path[: depth + 1])
+        if valid is not None and path[depth] not in valid:
+            pytest.fail(f"{example}: {variable} names no setting ({path[depth]!r} is not one of {valid})")
 
 
 # --- Python and JSON -----------------------------------------------------------------------------------------
