@@ -15,7 +15,7 @@ from typing import Any
 import helm_python as helm
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from provisioners import argocd
@@ -140,6 +140,7 @@ def test_chart_quotes_any_text_even_what_the_spec_would_refuse(chart: helm.Chart
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.dictionaries(st.from_regex(r"\A[A-Z_][A-Z0-9_]{0,20}\Z").filter(lambda k: not k.startswith("AWS_")),
                        st.text(max_size=100), max_size=4))
+@example(env={"OFF": "", "YES": "on", "NO": "1"})  # names YAML 1.1 reads as booleans: the chart quotes them
 def test_env_values_reach_the_container_unchanged(chart: helm.Chart, env: dict[str, str]) -> None:
     values = chart_values(spec_with("x")) | {"env": env}
     chart.validate_schema(values)
