@@ -60,7 +60,7 @@ def test_auth_failures_are_permanent_name_the_setting_and_never_the_token() -> N
         with pytest.raises(PermanentError) as bad:
             client(argo, [], token="expired-token-123456").application("search-web-devel", "search")
         assert "LAUNCHPAD_ARGOCD__DEVEL__TOKEN" in str(bad.value) and "expired-token" not in str(bad.value)
-        with pytest.raises(PermanentError, match="may not read Application search-web-devel .*applications, get"):
+        with pytest.raises(PermanentError, match=r"may not read Application search-web-devel .*applications, get"):
             client(argo, []).application("search-web-devel", "search")
 
 

@@ -323,9 +323,10 @@ class ArgoCdServer:
                       ("Healthy" if health in ("Healthy", "Degraded") else "Progressing")}
         if deployment["status"] == "Degraded":
             deployment["message"] = f'Deployment "{_service(app)}" exceeded its progress deadline'
-        return [{"group": "apps", "version": "v1", "kind": "Deployment", "name": _service(app), "health": deployment},
-                {"group": "", "version": "v1", "kind": "Service", "name": _service(app), "health": {"status": "Healthy"}},
-                {"group": "elbv2.k8s.aws", "version": "v1beta1", "kind": "TargetGroupBinding", "name": _service(app),
+        name = _service(app)
+        return [{"group": "apps", "version": "v1", "kind": "Deployment", "name": name, "health": deployment},
+                {"group": "", "version": "v1", "kind": "Service", "name": name, "health": {"status": "Healthy"}},
+                {"group": "elbv2.k8s.aws", "version": "v1beta1", "kind": "TargetGroupBinding", "name": name,
                  "health": tgb}]
 
     def _tree(self, app: FakeApp) -> dict[str, Any]:
