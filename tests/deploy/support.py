@@ -15,13 +15,12 @@ from sqlalchemy import select
 
 from bot.services import Services, build_services
 from bot.store import models as m
-from bot.workflow.api import RequestInfo, State
+from bot.workflow.api import RequestInfo
 from bot.workflow.clock import ManualClock
 from bot.workflow.deploy import Prober
 from provisioners import argocd, helm
 from provisioners.forge.local import LocalForge
 from provisioners.forge.router import StaticForgeRouter
-from provisioners.platform import PlatformConfig
 from tests.support.argocd_server import ArgoCdServer, FakeApp
 from tests.workflow.support import Recorder, settings_for
 
@@ -62,28 +61,29 @@ def follow(argo: ArgoCdServer, forge: LocalForge, service: str, envs: list[str],
     return apps
 
 
-def build(tmp_path: Path, argo: ArgoCdServer | None, clock: ManualClock, *, prober: Prober | None = None,
-          notifier: Recorder | None = None, forge: LocalForge | None = None, **overrides: Any) -> Services:
+def build(tmp_path: Path, argo: ArgoCdServer | None, clock: ManualClock, forge: LocalForge, *,
+          prober: Prober | None = None, notifier: Recorder | None = None, **overrides: Any) -> Services:
     values: dict[str, Any] = {"deploy_poll_seconds": 10.0, "deploy_poll_max_seconds": 60.0,
                               "deploy_timeout_seconds": 900, "prune_timeout_seconds": 600}
     if argo is not None:
         values["argocd"] = {"default": {"url": argo.url, "token": TOKEN, "ui_url": "https://argocd.example.com"}}
     values.update(overrides)
     settings = settings_for(tmp_path, f"sqlite:///{tmp_path / 'launchpad.db'}", **values)
-    forge = forge or LocalForge(tmp_path / "repos")
     return build_services(settings, notifier, forges=StaticForgeRouter(forge), clock=clock, rng=random.Random(7),
                           prober=prober)
 
 
-def run(services: Services, clock: ManualClock, request_id: int, *, max_polls: int = 200) -> RequestInfo:
-    """Run the worker, moving the clock to each poll, until the request finishes or waits for a person."""
+def run(services: Services, clock: ManualClock, request_id: int, *, max_polls: int = 200,
+        until: str | None = None) -> RequestInfo:
+    """Run the worker, moving the clock to each poll, until the request finishes, waits for a person, or
+    (`until`) polls a step of that kind for the first time."""
     wf = services.workflow
     for _ in range(max_polls):
         while wf.run_pending("test-worker") > 0:
             pass
         info = wf.get_request(request_id)
         step = info.current_step()
-        if info.state.finished or step is None or step.kind == "approval":
+        if info.state.finished or step is None or step.kind in ("approval", until):
             return info
         with services.store.session() as s:
             due = s.scalar(select(m.Step.run_after).where(m.Step.id == step.id))
@@ -94,9 +94,3 @@ def run(services: Services, clock: ManualClock, request_id: int, *, max_polls: i
 def progress(recorder: Recorder) -> list[str]:
     return [text for kind, text in recorder.events if kind == "step_progress"]
 
-
-def platform() -> PlatformConfig:
-    return PlatformConfig()
-
-
-__all__ = ["State"]
