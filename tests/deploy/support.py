@@ -91,6 +91,25 @@ def run(services: Services, clock: ManualClock, request_id: int, *, max_polls: i
     raise AssertionError(f"request #{request_id} did not finish: {wf.get_request(request_id)}")
 
 
+def settle(argo: ArgoCdServer, clock: ManualClock, seconds: float = 300, step: float = 10) -> None:
+    """Let Argo CD work for `seconds` of simulated time (CI merged something; nobody is polling)."""
+    for _ in range(int(seconds // step)):
+        argo.reconcile()
+        clock.advance(seconds=step)
+    argo.reconcile()
+
+
+def ci_deploys(forge: LocalForge, service: str, env: str, tag: str, digest: str | None = None) -> str:
+    """What the generated CI workflow's yq edit does: set the image of one environment, commit to main."""
+    path = f"services/{service}/values-{env}.yaml"
+    data = yaml.safe_load(forge.read_file(VALUES, path) or "{}")
+    data["image"] = {"repository": data["image"]["repository"], "tag": tag, **({"digest": digest} if digest else {})}
+    header = "".join(line for line in (forge.read_file(VALUES, path) or "").splitlines(keepends=True)
+                     if line.startswith("#"))
+    text = header + yaml.safe_dump(data, sort_keys=False)  # yq keeps comments, re-emits in its own style
+    return forge.commit_files(VALUES, {path: text}, message=f"{service}: deploy image {tag} to {env}")
+
+
 def progress(recorder: Recorder) -> list[str]:
     return [text for kind, text in recorder.events if kind == "step_progress"]
 

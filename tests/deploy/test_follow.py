@@ -57,23 +57,18 @@ def test_degraded_names_the_failing_resource_its_message_and_the_argo_cd_link(wo
     services = build(tmp_path, argo, clock, forge, notifier=recorder)
     follow(argo, forge, "ranking-api", ["devel"], outcome="degraded",
            reason=("ImagePullBackOff", 'Back-off pulling image "registry/search/ranking-api:latest"'))
-    info = run(services, clock, services.workflow.submit_create(spec(), ALICE).id)
+    follow(argo, forge, "ranking-api", ["alpha"], outcome="tgb")  # pods fine, the binding is not
+    info = run(services, clock, services.workflow.submit_create(spec(envs=["devel", "alpha"]), ALICE).id)
 
     assert info.state == State.FAILED
     step = info.failed_step()
     assert step is not None and step.kind == "wait_deploy"
+    error = step.error or ""
     assert re.search(r"devel: Degraded at \w{7}: Pod ranking-api-7d9c0: ImagePullBackOff: Back-off pulling image",
-                     step.error or ""), step.error
-    assert LINK in (step.error or "") and "retry the request" in (step.error or "")
-
-
-def test_a_target_group_binding_error_is_the_reason_when_pods_are_fine(world: Any, tmp_path: Path) -> None:
-    clock, forge, argo, _ = world
-    services = build(tmp_path, argo, clock, forge)
-    follow(argo, forge, "ranking-api", ["devel"], outcome="tgb")
-    info = run(services, clock, services.workflow.submit_create(spec(), ALICE).id)
-    assert info.state == State.FAILED
-    assert "TargetGroupBinding ranking-api: couldn't resolve target group: TargetGroupNotFound" in (info.error or "")
+                     error), error
+    assert "alpha: Degraded at" in error and ("TargetGroupBinding ranking-api: couldn't resolve target group: "
+                                              "TargetGroupNotFound") in error
+    assert LINK in error and "retry the request" in error
 
 
 def test_a_sync_that_never_happens_fails_at_the_timeout_saying_where_it_stands(world: Any, tmp_path: Path) -> None:
@@ -104,25 +99,6 @@ def test_a_later_merge_in_the_values_repository_still_counts_as_our_revision(wor
     info = run(services, clock, info.id)
     assert info.state == State.SUCCEEDED, info.error
     assert any("/revisions/" in c.path for c in argo.calls)
-
-
-def test_wrong_token_fails_the_step_naming_the_setting(world: Any, tmp_path: Path) -> None:
-    clock, forge, argo, _ = world
-    services = build(tmp_path, argo, clock, forge,
-                     argocd={"devel": {"url": argo.url, "token": "stale-token-0123456789"}})
-    follow(argo, forge, "ranking-api", ["devel"])
-    info = run(services, clock, services.workflow.submit_create(spec(), ALICE).id)
-    assert info.state == State.FAILED
-    assert "LAUNCHPAD_ARGOCD__DEVEL__TOKEN" in (info.error or "") and "stale-token" not in (info.error or "")
-
-
-def test_without_argo_cd_settings_the_step_says_skipped(tmp_path: Path) -> None:
-    clock, recorder = ManualClock(), Recorder()
-    services = build(tmp_path, None, clock, LocalForge(tmp_path / "repos"), notifier=recorder)
-    info = run(services, clock, services.workflow.submit_create(spec(), ALICE).id)
-    assert info.state == State.SUCCEEDED
-    assert any(t.startswith("skipped: Argo CD not configured") for t in progress(recorder))
-    assert services.workflow.get_service("ranking-api").images == []  # nothing was seen, nothing is claimed
 
 
 class _Health(BaseHTTPRequestHandler):
