@@ -22,7 +22,7 @@ from bot.workflow.deploy import NOT_CONFIGURED, DeployStatus, assess, service_im
 from bot.workflow.policy import RequestFacts
 from provisioners import argocd, helm, release
 from provisioners.changeset import ChangeSet
-from provisioners.errors import InvalidSpecError
+from provisioners.errors import InvalidSpecError, LaunchPadError
 from provisioners.forge.router import ForgeRoutes
 from provisioners.plan import RenderContext
 from provisioners.platform import PlatformConfig
@@ -122,8 +122,13 @@ def running(spec: ServiceSpec, ctx: RenderContext, forges: ForgeRoutes, status: 
             out.append(EnvironmentImage(environment=env, image=declared, declared=declared, state=NOT_CONFIGURED))
             continue
         app = argocd.application_name(spec.team, spec.name, env)
-        found = status.application(env, app, spec.team)
         link = status.link(env, app)
+        try:
+            found = status.application(env, app, spec.team)
+        except LaunchPadError as exc:  # a status page shows what it can; the error is the state
+            out.append(EnvironmentImage(environment=env, image="", declared=declared, state=f"unknown: {exc}",
+                                        link=link))
+            continue
         if found is None:
             out.append(EnvironmentImage(environment=env, image="", declared=declared, state="no Application yet",
                                         link=link))
