@@ -97,5 +97,5 @@ def test_promotion_changes_only_the_image_of_its_environment() -> None:
     assert list(cs.files) == [FILES["prod"]] and cs.environments == ["prod"]
     assert yaml.safe_load(cs.files[FILES["prod"]]) == {
         "image": {"repository": "r.local/x", "tag": "2", "digest": DIGEST}, "replicas": 4, "env": {"A": "b"}}
-    with pytest.raises(Exception, match="values-alpha.yaml is missing"):
+    with pytest.raises(Exception, match=r"values-alpha\.yaml is missing"):
         helm.render_promotion(SPEC, ctx, "alpha", {"repository": "r.local/x", "tag": "2"})

@@ -91,7 +91,8 @@ def test_an_image_that_is_not_healthy_upstream_is_refused_with_the_reason_and_so
     with pytest.raises(NotAllowed) as refused:
         wf.submit_promote("ranking-api", "alpha", ALICE)
     message = str(refused.value)
-    assert message.startswith("cannot promote ") and ":broken to alpha: it is not Healthy in devel (Degraded at" in message
+    assert message.startswith("cannot promote ")
+    assert ":broken to alpha: it is not Healthy in devel (Degraded at" in message
     assert "ImagePullBackOff" in message and "https://argocd.example.com/applications/argocd/" in message
     assert wf.list_requests(service="ranking-api") == before  # a refusal writes nothing
     assert image_of(forge, "alpha")["tag"] == "latest"
@@ -103,9 +104,9 @@ def test_an_image_that_is_not_healthy_upstream_is_refused_with_the_reason_and_so
         wf.submit_promote("ranking-api", "tmp-x1", ALICE)
     ci_deploys(forge, "ranking-api", "devel", "9e8d7c6")  # merged, Argo CD has not synced it yet
     argo.reconcile()
-    with pytest.raises(NotAllowed, match="not Healthy in devel|runs .*, not the image its values file sets"):
+    with pytest.raises(NotAllowed, match=r"not Healthy in devel|runs .*, not the image its values file sets"):
         wf.submit_promote("ranking-api", "alpha", ALICE)
     settle(argo, clock)
     assert run(services, clock, wf.submit_promote("ranking-api", "alpha", ALICE).id).state == State.SUCCEEDED
-    with pytest.raises(NotAllowed, match="alpha already runs .*:9e8d7c6; nothing to promote"):
+    with pytest.raises(NotAllowed, match=r"alpha already runs .*:9e8d7c6; nothing to promote"):
         wf.submit_promote("ranking-api", "alpha", ALICE)
