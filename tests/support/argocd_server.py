@@ -258,9 +258,10 @@ class ArgoCdServer:
             if app.pending_since is None:
                 app.pending_since = now
             if now - app.pending_since >= app.sync_delay:  # the refresh that notices the new commit
+                noticed = app.pending_since + app.sync_delay  # when it happened, not when someone asked
                 app.compared, app.pending_since = target, None
                 if app.outcome != "never":
-                    app.op_started, app.op_revision, app.op_image = now, target, app.image()
+                    app.op_started, app.op_revision, app.op_image = noticed, target, app.image()
         if app.op_started is not None and now - app.op_started >= min(5.0, app.rollout):
             app.synced, app.running_image = app.op_revision, app.op_image
 
