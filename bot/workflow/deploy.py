@@ -225,13 +225,15 @@ class Follower:
     status: DeployStatus = field(default_factory=NoArgoCd)
     prober: Prober | None = None
     config: DeployConfig = field(default_factory=DeployConfig)
-    _dates: dict[tuple[str, str, str], datetime | None] = field(default_factory=dict, repr=False)
+    _dates: dict[tuple[str, str, str], datetime] = field(default_factory=dict, repr=False)
 
     def wait_deploy(self, spec: ServiceSpec, ctx: RenderContext, environments: Sequence[str], *,
                     merged: Sequence[Merged], followed: dict[str, tuple[str, str]], since: datetime, now: datetime,
                     attempts: int, image_repositories: Sequence[str] = ()) -> Followed:
         expected = next((m.sha for m in reversed(merged) if m.repo == "values" and m.sha), None)
-        merged_at = max((m.at for m in merged if m.at is not None), default=None)
+        # what an Application reads: the values and gitops repositories (an infra-only change has no constraint)
+        merged_at = max((m.at for m in merged if m.at is not None and m.sha and m.repo in ("values", "gitops")),
+                        default=None)
         reports = []
         for env in environments:
             app = argocd.application_name(spec.team, spec.name, env)
@@ -298,17 +300,25 @@ class Follower:
 
     def _descends(self, env: str, app: str, project: str, found: dict[str, Any], expected: str | None) -> bool:
         """True when Argo CD compared a later commit of the values branch than our merge (someone merged
-        after us): its commit date is not before ours. Two metadata calls, only in that case; our own
-        date is asked once per follower."""
+        after us): its commit date is not before ours. Asked only in that case, and once per revision (a
+        commit's date never changes; an unknown one is asked again next poll)."""
         seen = values_revision(found)
         if expected is None or seen is None or seen == expected:
             return False
-        key = (env, app, expected)
-        if key not in self._dates:
-            self._dates[key] = self.status.revision_date(env, app, project, expected, VALUES_SOURCE)
-        ours = self._dates[key]
-        theirs = self.status.revision_date(env, app, project, seen, VALUES_SOURCE)
+        ours = self._revision_date(env, app, project, expected)
+        theirs = self._revision_date(env, app, project, seen) if ours is not None else None
         return ours is not None and theirs is not None and theirs >= ours
+
+    def _revision_date(self, env: str, app: str, project: str, revision: str) -> datetime | None:
+        key = (env, app, revision)
+        if key not in self._dates:
+            date = self.status.revision_date(env, app, project, revision, VALUES_SOURCE)
+            if date is None:
+                return None
+            if len(self._dates) > 4096:  # a long-running worker: keep the cache small
+                self._dates.clear()
+            self._dates[key] = date
+        return self._dates[key]
 
     def _probes(self, spec: ServiceSpec, ctx: RenderContext) -> bool:
         return self.config.probe and self.prober is not None and ctx.blueprint(spec).needs_domain

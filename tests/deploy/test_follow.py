@@ -51,6 +51,21 @@ def test_a_healthy_rollout_is_followed_per_environment_to_the_merged_revision(wo
     # polling with backoff: a bounded number of Argo CD calls for a 90 s rollout per environment
     assert len(argo.calls) <= 20, [c.path for c in argo.calls]
 
+    # a change (replicas) is followed to its own merge; Argo CD reports the branch head, and when someone
+    # merged after us, that commit is newer than ours: it counts
+    data = spec(envs=["devel", "alpha"])
+    data["environments"][0]["replicas"] = 2
+    change = run(services, clock, services.workflow.submit_create(data, ALICE).id, until="wait_deploy")
+    ours = head(forge, VALUES)
+    assert ours[:7] != merged
+    theirs = forge.commit_files(VALUES, {"services/other/values.yaml": "port: 8080\n"}, message="another service")
+    for app in argo.apps.values():
+        app.dates.update({ours: "2030-01-01T12:00:00Z", theirs: "2030-01-01T12:01:00Z"})
+    done = run(services, clock, change.id)
+    assert done.state == State.SUCCEEDED, done.error
+    assert any("/revisions/" in c.path for c in argo.calls)
+    assert progress(recorder)[-2] == f"devel: Healthy at {theirs[:7]} · alpha: Healthy at {theirs[:7]}"
+
 
 def test_degraded_names_the_failing_resource_its_message_and_the_argo_cd_link(world: Any, tmp_path: Path) -> None:
     clock, forge, argo, recorder = world
@@ -85,20 +100,6 @@ def test_a_sync_that_never_happens_fails_at_the_timeout_saying_where_it_stands(w
     argo.apps["search-ranking-api-devel"].outcome = "healthy"
     services.workflow.retry(info.id, ALICE)
     assert run(services, clock, info.id).state == State.SUCCEEDED
-
-
-def test_a_later_merge_in_the_values_repository_still_counts_as_our_revision(world: Any, tmp_path: Path) -> None:
-    """Argo CD reports the branch head: when someone merged after us, its commit is newer than ours."""
-    clock, forge, argo, _ = world
-    services = build(tmp_path, argo, clock, forge)
-    apps = follow(argo, forge, "ranking-api", ["devel"])
-    info = run(services, clock, services.workflow.submit_create(spec(), ALICE).id, until="wait_deploy")
-    ours = head(forge, VALUES)
-    theirs = forge.commit_files(VALUES, {"services/other/values.yaml": "port: 8080\n"}, message="another service")
-    apps["devel"].dates.update({ours: "2030-01-01T12:00:00Z", theirs: "2030-01-01T12:01:00Z"})
-    info = run(services, clock, info.id)
-    assert info.state == State.SUCCEEDED, info.error
-    assert any("/revisions/" in c.path for c in argo.calls)
 
 
 class _Health(BaseHTTPRequestHandler):
