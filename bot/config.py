@@ -34,6 +34,15 @@ class GitHubCredential(BaseModel):
         return self
 
 
+class ArgoCdEndpoint(BaseModel):
+    """An Argo CD API server and a read-only token for it (an account with `applications, get` only)."""
+
+    url: str = Field(description="API server, e.g. https://argocd.devel.example.com")
+    token: SecretStr = Field(description="API token of a read-only Argo CD account")
+    ui_url: str = Field(default="", description="base of the links in threads; default: url")
+    ca_bundle: str = Field(default="", description="PEM file of the CA that signed the server's certificate")
+
+
 class Settings(BaseSettings):
     """LaunchPad settings. Nested fields use `__` in env names: LAUNCHPAD_PLATFORM__ORGANISATION=acme."""
 
@@ -99,6 +108,26 @@ class Settings(BaseSettings):
         description="an expired temporary environment whose automatic teardown was cancelled or denied: the owner "
                     "is reminded at once and the teardown is opened again this long after it ended")
     auto_merge_local: bool = Field(default=True, description="local forge only: merge PRs as the demo proceeds")
+
+    # --- following deployments (Argo CD) -------------------------------------------------------
+    argocd: dict[str, ArgoCdEndpoint] = Field(
+        default_factory=dict,
+        description="per environment name (or 'default'), like github_credentials: e.g. "
+                    "LAUNCHPAD_ARGOCD__PROD__URL and LAUNCHPAD_ARGOCD__PROD__TOKEN; temporary environments use "
+                    "their base environment's; none: deploy steps say 'skipped: Argo CD not configured'")
+    argocd_timeout_seconds: float = Field(default=10.0, description="one Argo CD API call")
+    argocd_max_retries: int = Field(default=3, description="retries of one Argo CD call on 5xx, 429 and timeouts")
+    deploy_timeout_seconds: int = Field(default=900, description="wait_deploy fails when a deployment is not "
+                                                                 "Synced, Healthy (and live) this long after it began")
+    prune_timeout_seconds: int = Field(default=900, description="wait_prune fails (and no infrastructure is "
+                                                                "destroyed) when an Application is not gone by then")
+    deploy_poll_seconds: float = Field(default=10.0, description="first poll interval of wait_deploy/wait_prune; "
+                                                                 "it doubles per poll")
+    deploy_poll_max_seconds: float = Field(default=60.0, description="longest poll interval")
+    deploy_probe: bool = Field(default=True, description="after Healthy, GET https://<domain><path> of web services")
+    deploy_probe_path: str = Field(default="", description="path the probe requests; default: the service's "
+                                                           "health check path")
+    deploy_probe_timeout_seconds: float = 5.0
 
     # --- AWS ---------------------------------------------------------------------------------
     aws_region: str = "eu-west-1"

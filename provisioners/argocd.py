@@ -5,9 +5,12 @@ Nothing spans teams: a team's ApplicationSet reads only `teams/<team>/services/*
 `project:` is written literally into the template (never taken from a file), and its AppProject
 admits only the chart and values repositories and the team's own namespaces. The config files carry
 the AWS bindings (target group, security group, IAM role) that the chart takes only from the
-platform block, so a developer who edits values files cannot repoint them. Deletion never cascades
-to running workloads by accident: `preserveResourcesOnDeletion` keeps the deletion finalizer off
-every generated Application. This module renders and checks; it never talks to Argo CD.
+platform block, so a developer who edits values files cannot repoint them. Deleting a service's
+config file deletes its Application *and* its workload: every generated Application carries Argo
+CD's cascading `resources-finalizer`, so LaunchPad can wait until the resources are pruned before the
+infrastructure under them is destroyed; the ApplicationSet itself is never pruned or deleted by the
+bootstrap Application (`Prune=false,Delete=false`), so no accident removes every team service at
+once. This module renders and checks; it never talks to Argo CD.
 """
 
 from __future__ import annotations
@@ -28,8 +31,12 @@ if TYPE_CHECKING:
 
 REPO = "gitops"
 API_VERSION = "argoproj.io/v1alpha1"
-# Argo CD's declarative-setup docs: an AppProject is not deleted while an Application references it.
+# Argo CD's declarative-setup docs: an AppProject is not deleted while an Application references it; on an
+# Application the same finalizer makes its deletion cascade to the resources it deployed.
 PROJECT_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+APPLICATION_FINALIZER = PROJECT_FINALIZER
+# Sync options of the ApplicationSet object itself: the bootstrap Application never prunes or deletes it.
+APPSET_SYNC_OPTIONS = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 ROLE = "developers"
 # The team role may look, sync and run resource actions (restart, ...) on its own project's
 # Applications. It may never delete them (LaunchPad's delete flow does, by removing config files),
@@ -103,9 +110,9 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
         repo=REPO,
         deletes=[config_file(spec, env, ctx.platform) for env in envs],
         title=f"{spec.name}: remove Argo CD applications for {', '.join(envs)} (team {spec.team})",
-        summary=(f"Removes {names}. The ApplicationSet deletes the Application(s); with "
-                 "`preserveResourcesOnDeletion` the workload objects stay until they are removed on purpose "
-                 "(see docs/argocd.md, 'Deleting')."),
+        summary=(f"Removes {names}. The ApplicationSet deletes the Application(s), and their cascading "
+                 "finalizer prunes the workload; LaunchPad waits until Argo CD reports them gone before any "
+                 "infrastructure is destroyed (see docs/argocd.md, 'Deletion')."),
         environments=sorted(envs),
     )]
 
@@ -197,7 +204,8 @@ def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "ApplicationSet",
-        "metadata": {"name": team, "namespace": platform.argocd_namespace, "labels": _labels(team)},
+        "metadata": {"name": team, "namespace": platform.argocd_namespace, "labels": _labels(team),
+                     "annotations": dict(APPSET_SYNC_OPTIONS)},
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
@@ -206,12 +214,12 @@ def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
                 "revision": gitops.base_branch,
                 "files": [{"path": generator_glob(team, platform)}],
             }}],
-            # No resources-finalizer on generated Applications: deleting the ApplicationSet, or an
-            # Application, leaves the workload running (Argo CD docs: Application Deletion).
-            "syncPolicy": {"preserveResourcesOnDeletion": True},
+            # Generated Applications carry the cascading finalizer (preserveResourcesOnDeletion would strip
+            # it): removing a config file prunes the workload, and LaunchPad waits for that (wait_prune).
             "template": {
                 "metadata": {
                     "name": application_name(team, "{{ .service }}", "{{ .environment }}"),
+                    "finalizers": [APPLICATION_FINALIZER],
                     "labels": {**_labels(team), "launchpad.io/service": "{{ .service }}",
                                "launchpad.io/environment": "{{ .environment }}"},
                 },

@@ -3,7 +3,9 @@
 On every push to the default branch (or by hand) the workflow assumes the service's CI role through
 GitHub's OIDC provider (no stored AWS keys), builds the image tagged with the commit, pushes it to the
 service's ECR repository, and opens (or refreshes) one pull request in the values repository that sets
-`image.tag` in the service's `values.yaml`. Merging that pull request deploys.
+the image (repository, tag and digest) in the service's *first* environment's `values-<env>.yaml`
+(`provisioners.release`). Merging that pull request deploys there; the other environments get the
+image only by promotion (`launchpad promote`), through the approval policy.
 
 The workflow is built as Python data and serialised with `to_yaml`, so quoting is the emitter's job;
 the shell steps are static files in `templates/ci/` that read everything from `env`, never from
@@ -18,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 from provisioners.actions import annotate, uses
 from provisioners.changeset import ChangeSet
-from provisioners.helm import values_file
+from provisioners.helm import environment_file
+from provisioners.release import first_environment
 from provisioners.render import YamlBlock, to_yaml
 from provisioners.spec import ServiceSpec
 from provisioners.terragrunt import ci_role_arn, service_repository
@@ -39,6 +42,7 @@ def workflow(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
     values_repo = platform.repositories["values"]
     branch = platform.repositories["service"].base_branch
     scripts = ctx.templates_dir / "ci"
+    first = first_environment([e.name for e in spec.environments], platform)
     return {
         "name": f"Deploy {spec.name}",
         "on": {"push": {"branches": [branch]}, "workflow_dispatch": {}},
@@ -66,7 +70,8 @@ def workflow(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
                  "env": {
                      "GH_TOKEN": f"${{{{ secrets.{VALUES_TOKEN_SECRET} }}}}",
                      "SERVICE": spec.name,
-                     "VALUES_FILE": values_file(spec, ctx),
+                     "ENVIRONMENT": first,
+                     "VALUES_FILE": environment_file(spec, ctx, first),
                      "BASE_BRANCH": values_repo.base_branch,
                      "SOURCE_REPOSITORY": "${{ github.repository }}",
                      "RUN_URL": "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}",
@@ -90,7 +95,8 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     envs = [e.name for e in spec.environments]
     summary = (f"Adds the workflow `{WORKFLOW_PATH}` to {service_repository(spec, ctx.platform)}: every push to the "
                f"default branch builds the image, pushes it to ECR and opens a pull request in {values_repo} that "
-               f"deploys it. The repository needs the secret `{VALUES_TOKEN_SECRET}`.")
+               f"deploys it to {first_environment(envs, ctx.platform)}; `launchpad promote` takes it further. "
+               f"The repository needs the secret `{VALUES_TOKEN_SECRET}`.")
     text = header + annotate(to_yaml(workflow(spec, ctx)))
     return ChangeSet(repo=REPO, files={WORKFLOW_PATH: text}, environments=envs,
                      title=f"{spec.name}: build and deploy workflow", summary=summary)

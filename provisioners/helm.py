@@ -1,19 +1,29 @@
 """Per-service Helm values in the values repository: the developer-owned half of a deployment.
 
-`services/<service>/values.yaml` holds what is the same in every environment (description, image,
-port, health check, resources) and `values-<env>.yaml` what differs (replicas). Only keys the
-chart's developer schema allows are written, and each file is checked against that schema before it
-leaves. AWS bindings (target group, security group, role) never appear here: the team's
-ApplicationSet passes them from the platform-owned gitops repository (see `provisioners.argocd` and
-docs/chart.md). YAML is built from Python data with `to_yaml`; no user text is spliced into a template.
+`services/<service>/values.yaml` holds what is the same in every environment (description, port,
+health check, resources) and `values-<env>.yaml` what differs (the image and replicas). The image is
+per environment so that CI's build reaches only the first environment and every other one changes
+only by promotion, through the approval policy. Only keys the chart's developer schema allows are
+written, and each file is checked against that schema before it leaves. AWS bindings (target group,
+security group, role) never appear here: the team's ApplicationSet passes them from the
+platform-owned gitops repository (see `provisioners.argocd` and docs/chart.md). YAML is built from
+Python data with `to_yaml`; no user text is spliced into a template.
+
+What CI, promotions and developers own (`CI_OWNED`, `DEVELOPER_OWNED`) is never rendered from the
+spec once a file exists: the delivering step reads the files back (`RenderContext.current`) and the
+renderer keeps those keys as they are; a file whose data would not change is kept byte for byte.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import yaml
+
 from provisioners.changeset import ChangeSet
+from provisioners.errors import PermanentError
 from provisioners.k8s import ManifestError, validate_developer_values
+from provisioners.release import promoted_from
 from provisioners.render import GeneratedFileError, to_yaml
 from provisioners.spec import IMAGE, ServiceSpec, resolved
 
@@ -27,6 +37,11 @@ PROXY_PORT = 8081
 # Until CI pushes the first build, a service without an explicit image points at this tag of its
 # own ECR repository; the CI workflow replaces it with the built tag.
 BOOTSTRAP_TAG = "latest"
+# values-<env>.yaml keys that CI (first environment) and promotions (the others) own: a request writes
+# them when it creates the file, and never again.
+CI_OWNED = ("image",)
+# Keys developers edit by hand in the values repository (any file); LaunchPad never writes them.
+DEVELOPER_OWNED = ("env",)
 
 
 def values_dir(spec: ServiceSpec, ctx: RenderContext) -> str:
@@ -49,8 +64,10 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
                                                         environment_values(spec, ctx, env))
     files = {}
     for path, (scope, data) in documents.items():
+        current = current_values(ctx, path)
+        data = _kept(data, current)
         _check(path, data, ctx)  # to_yaml round-trips data exactly (tests/test_escaping_yaml.py)
-        files[path] = _document(spec, scope, data)
+        files[path] = ctx.current[path] if current == data else _document(spec, scope, data)
     return ChangeSet(
         repo=REPO,
         files=files,
@@ -85,7 +102,6 @@ def shared_values(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
     data: dict[str, Any] = {}
     if spec.description:  # free text: to_yaml quotes it, the chart re-quotes it into the annotation
         data["description"] = spec.description
-    data["image"] = _image(spec, ctx)
     data["port"] = r["port"]
     data["healthCheckPath"] = r["health_check_path"]
     data["resources"] = {"cpu": r["cpu"], "memory": r["memory"]}
@@ -95,7 +111,77 @@ def shared_values(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
 def environment_values(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str, Any]:
     """values-<env>.yaml: what differs per environment."""
     replicas = spec.environment(env).replicas
-    return {"replicas": replicas if replicas is not None else ctx.blueprint(spec).replicas_for(env)}
+    return {"image": environment_image(spec, ctx, env),
+            "replicas": replicas if replicas is not None else ctx.blueprint(spec).replicas_for(env)}
+
+
+def environment_image(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str, str]:
+    """The image `env` runs: what its values file already says (CI's or a promotion's), else — a new
+    environment — what the environment it is promoted from runs, else the spec's initial image."""
+    own = current_values(ctx, environment_file(spec, ctx, env))
+    if own is not None and "image" in own:
+        return dict(own["image"])
+    shared = current_values(ctx, values_file(spec, ctx))
+    if shared is not None and "image" in shared:  # written before images moved per environment
+        return dict(shared["image"])
+    source = promoted_from(env, [e.name for e in spec.environments], ctx.platform)
+    upstream = current_values(ctx, environment_file(spec, ctx, source)) if source else None
+    if upstream is not None and "image" in upstream:
+        return dict(upstream["image"])
+    return initial_image(spec, ctx)
+
+
+def current_values(ctx: RenderContext, path: str) -> dict[str, Any] | None:
+    """A values file as the repository holds it now (None when absent or not read)."""
+    text = ctx.current.get(path)
+    if text is None:
+        return None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PermanentError(f"{path} in the values repository does not parse as YAML ({exc}); fix the file by "
+                             "hand, then retry the request") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PermanentError(f"{path} in the values repository is not a mapping of values; fix the file by hand, "
+                             "then retry the request")
+    return data
+
+
+def render_promotion(spec: ServiceSpec, ctx: RenderContext, env: str, image: dict[str, str]) -> ChangeSet:
+    """values-<env>.yaml with `image` and every other key as the repository holds it."""
+    path = environment_file(spec, ctx, env)
+    current = current_values(ctx, path)
+    if current is None:
+        raise PermanentError(f"{path} is missing from the values repository; submit {spec.name}'s spec again "
+                             f"(launchpad new) to restore {env}, then promote")
+    data = {"image": dict(image), **{k: v for k, v in current.items() if k != "image"}}
+    _check(path, data, ctx)
+    text = ctx.current[path] if data == current else _document(spec, f"{env} only; overrides values.yaml", data)
+    shown = image_reference(image)
+    return ChangeSet(repo=REPO, files={path: text}, environments=[env],
+                     title=f"{spec.name}: promote {shown} to {env}",
+                     summary=f"Promotes `{shown}` to `{env}` of `{spec.name}`: only `image` in `{path}` changes.")
+
+
+def image_reference(image: dict[str, str]) -> str:
+    """repository:tag[@digest], as a container runtime pulls it."""
+    ref = f"{image.get('repository', '')}:{image.get('tag', '')}"
+    return f"{ref}@{image['digest']}" if image.get("digest") else ref
+
+
+def _kept(data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any]:
+    """`data` plus the developer-owned keys the file already has (CI-owned ones are read back by
+    `environment_image`)."""
+    if current is None:
+        return data
+    return {**data, **{k: current[k] for k in DEVELOPER_OWNED if k in current}}
+
+
+def initial_image(spec: ServiceSpec, ctx: RenderContext) -> dict[str, str]:
+    """The image a new service starts with: the spec's, else its own ECR repository at the bootstrap tag."""
+    return _image(spec, ctx)
 
 
 def _image(spec: ServiceSpec, ctx: RenderContext) -> dict[str, str]:
@@ -117,6 +203,8 @@ def _document(spec: ServiceSpec, scope: str, data: dict[str, Any]) -> str:
     header = (
         f"# Helm values of {spec.name} (team {spec.team}): {scope}.\n"
         "# Developer-owned: only the keys of the chart's developer schema are allowed here.\n"
+        "# `image` is set by CI (first environment) and `launchpad promote` (the others), `env` by hand; LaunchPad\n"
+        "# requests keep both and rewrite the other keys (docs/chart.md, 'Who owns which value').\n"
         "# AWS bindings (target group, security groups, IAM role) are set by the platform via Argo CD.\n"
     )
     return header + to_yaml(data)
@@ -134,5 +222,6 @@ def _summary(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> str:
     lines = [f"Helm values for `{spec.name}` on the SRE chart: port {r['port']}, "
              f"health check `{r['health_check_path']}`, {r['cpu']} CPU / {r['memory']} memory."]
     for env in envs:
-        lines.append(f"- `{env}`: {environment_values(spec, ctx, env)['replicas']} replica(s)")
+        values = environment_values(spec, ctx, env)
+        lines.append(f"- `{env}`: {values['replicas']} replica(s), image `{image_reference(values['image'])}`")
     return "\n".join(lines)

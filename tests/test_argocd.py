@@ -104,13 +104,17 @@ def test_applicationset_is_scoped_to_its_team_and_safe_to_delete(ctx: RenderCont
     s = appset["spec"]
     assert s["goTemplate"] is True
     assert s["goTemplateOptions"] == ["missingkey=error"]
-    assert s["syncPolicy"]["preserveResourcesOnDeletion"] is True
+    assert "preserveResourcesOnDeletion" not in s.get("syncPolicy", {})  # it would strip the finalizer below
+    # the bootstrap Application never prunes or deletes the set (that would delete every team app at once)
+    assert appset["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
     assert [g["git"]["files"] for g in s["generators"]] == [[{"path": "teams/search/services/*/*.yaml"}]]
     assert s["generators"][0]["git"]["repoURL"] == "https://github.com/platform/gitops.git"
     template = s["template"]
     assert template["spec"]["project"] == "search"  # literal, not '{{ ... }}'
     assert "{{" not in yaml.safe_dump(template["spec"]["project"])
-    assert "finalizers" not in template["metadata"]
+    # deleting an Application cascades to its workload, so delete can wait for the prune before destroying
+    # the infrastructure under it
+    assert template["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
     assert "finalizers" not in appset["metadata"]
     chart, values = template["spec"]["sources"]
     assert (chart["repoURL"], chart["path"], chart["targetRevision"]) == (
@@ -258,7 +262,7 @@ def test_bindings_from_the_infra_change_reach_the_config(ctx: RenderContext) -> 
 
 def test_crd_validation_is_strict(ctx: RenderContext) -> None:
     appset = argocd.applicationset("search", ctx.platform)
-    appset["spec"]["syncPolicy"]["preserveResourcesOnDelete"] = True  # a typo Argo CD would silently prune
+    appset["spec"]["syncPolicy"] = {"preserveResourcesOnDelete": True}  # a typo Argo CD would silently prune
     assert any("preserveResourcesOnDelete" in p for p in object_problems(appset))
     app = argocd.applications(load("ranking-web", ctx), ctx)[0]
     app["spec"]["destination"]["namespace"] = 42

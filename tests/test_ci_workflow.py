@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioners import ci, helm, terragrunt
+from provisioners import ci, helm, release, terragrunt
 from provisioners.blueprint import BlueprintRegistry
 from provisioners.plan import RenderContext
 from provisioners.platform import PlatformConfig, Repository
@@ -73,9 +73,15 @@ def test_role_and_repository_match_the_infra_packages(path: Path) -> None:
 def test_bumps_image_tag_in_the_values_file_the_helm_renderer_writes(path: Path) -> None:
     spec = example(path)
     bump = steps(workflow_of(spec))[-1]
-    assert bump["env"]["VALUES_FILE"] == f"services/{spec.name}/values.yaml"
+    first = release.first_environment([e.name for e in spec.environments], CTX.platform)
+    assert first == spec.environments[0].name  # devel, or the temporary environment of a tmp-only service
+    assert bump["env"]["VALUES_FILE"] == f"services/{spec.name}/values-{first}.yaml"  # never the shared file
+    assert bump["env"]["ENVIRONMENT"] == first
     assert bump["env"]["GH_TOKEN"] == "${{ secrets.LAUNCHPAD_VALUES_TOKEN }}"
     assert ".image.tag = strenv(IMAGE_TAG)" in bump["run"]
+    assert ".image.digest = strenv(IMAGE_DIGEST)" in bump["run"]  # the digest CI pushed: promotions copy it
+    push = next(s for s in steps(workflow_of(spec)) if s["name"] == "Build and push the image")
+    assert 'IMAGE_DIGEST=$digest" >> "$GITHUB_ENV"' in push["run"]
     values = helm.render(spec, CTX).files
     if values:  # the helm renderer owns the file; the workflow must edit the one it writes
         assert "tag" in yaml.safe_load(values[bump["env"]["VALUES_FILE"]])["image"]
@@ -99,7 +105,7 @@ def test_values_repository_settings_flow_into_the_workflow() -> None:
     data = workflow_of(spec, ctx)
     checkout, bump = steps(data)[-2:]
     assert checkout["with"]["repository"] == "acme/helm-values" and checkout["with"]["ref"] == "trunk"
-    assert bump["env"]["VALUES_FILE"] == f"apps/{spec.team}/{spec.name}/values.yaml"
+    assert bump["env"]["VALUES_FILE"] == f"apps/{spec.team}/{spec.name}/values-devel.yaml"
     assert bump["env"]["BASE_BRANCH"] == "trunk"
     prod = platform.environments["prod"].account_id
     assert data["env"]["IMAGE_REPOSITORY"].startswith(f"{prod}.dkr.ecr.")

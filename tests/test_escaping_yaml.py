@@ -97,7 +97,7 @@ def test_description_round_trips_through_the_values_file(description: str) -> No
     docs = list(yaml.safe_load_all(text))
     assert len(docs) == 1
     [data] = docs
-    expected_keys = {"image", "port", "healthCheckPath", "resources"} | ({"description"} if description else set())
+    expected_keys = {"port", "healthCheckPath", "resources"} | ({"description"} if description else set())
     assert set(data) == expected_keys
     assert data.get("description", "") == description
     assert helm.values_from_yaml(text).get("description", "") == description

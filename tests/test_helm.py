@@ -214,13 +214,14 @@ def test_values_files_per_service_and_environment(ctx: RenderContext) -> None:
     shared = yaml.safe_load(cs.files["services/ranking-web/values.yaml"])
     assert shared == {
         "description": spec.description,
-        "image": {"repository": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web", "tag": "1.4.2"},
         "port": 8080,
         "healthCheckPath": "/healthz",
         "resources": {"cpu": "500m", "memory": "1Gi"},
     }
-    replicas = {env: yaml.safe_load(cs.files[f"services/ranking-web/values-{env}.yaml"]) for env in cs.environments}
-    assert replicas == {"devel": {"replicas": 1}, "alpha": {"replicas": 2}, "prod": {"replicas": 4}}
+    image = {"repository": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web", "tag": "1.4.2"}
+    per_env = {env: yaml.safe_load(cs.files[f"services/ranking-web/values-{env}.yaml"]) for env in cs.environments}
+    assert per_env == {"devel": {"image": image, "replicas": 1}, "alpha": {"image": image, "replicas": 2},
+                       "prod": {"image": image, "replicas": 4}}  # the image per environment: promotions move it
     for path, content in cs.files.items():
         assert developer_values_problems(yaml.safe_load(content)) == [], path
         assert "platform" not in yaml.safe_load(content)
@@ -228,10 +229,9 @@ def test_values_files_per_service_and_environment(ctx: RenderContext) -> None:
 
 def test_default_image_is_the_services_own_ecr_repository(ctx: RenderContext) -> None:
     spec = load_example(ROOT / "examples" / "invoice-worker.yaml", ctx)
-    shared = helm_values.shared_values(spec, ctx)
-    assert shared["image"] == {
-        "repository": f"{ctx.platform.registry_host()}/payments/invoice-worker", "tag": helm_values.BOOTSTRAP_TAG}
-    assert helm_values.environment_values(spec, ctx, "tmp-q4mig") == {"replicas": 1}
+    image = {"repository": f"{ctx.platform.registry_host()}/payments/invoice-worker", "tag": helm_values.BOOTSTRAP_TAG}
+    assert "image" not in helm_values.shared_values(spec, ctx)
+    assert helm_values.environment_values(spec, ctx, "tmp-q4mig") == {"image": image, "replicas": 1}
 
 
 @pytest.mark.parametrize(("image", "expected"), [
@@ -243,7 +243,7 @@ def test_image_reference_is_split_into_repository_tag_and_digest(image: str, exp
                                                                  ctx: RenderContext) -> None:
     data = yaml.safe_load((ROOT / "examples" / "ranking-web.yaml").read_text()) | {"image": image}
     spec = parse_spec(data, ctx.platform, ctx.blueprints)
-    assert helm_values.shared_values(spec, ctx)["image"] == expected
+    assert helm_values.environment_values(spec, ctx, "devel")["image"] == expected
 
 
 def test_delete_removes_env_files_and_values_yaml_only_with_the_last_environment(ctx: RenderContext) -> None:

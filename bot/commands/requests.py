@@ -1,4 +1,4 @@
-"""`launchpad new|status|list|retry|delete|extend|approve|deny|cancel|audit|worker|db|demo`: the workflow
+"""`launchpad new|status|list|retry|delete|extend|promote|approve|deny|cancel|audit|worker|db|demo`: the workflow
 from a terminal, mirroring the Slack commands.
 
 Handlers parse arguments, build the CLI actor (`cli:<login>`, SRE with --as-sre or when listed in
@@ -57,8 +57,8 @@ def register(sub: Any) -> None:
     p.add_argument("spec", type=Path, help="service spec YAML (see examples/)")
     p.set_defaults(func=_handler(cmd_new))
 
-    p = sub.add_parser("status", help="show a request and its steps")
-    p.add_argument("id", type=int)
+    p = sub.add_parser("status", help="show a request and its steps, or which image runs where in a service")
+    p.add_argument("id", metavar="ID|SERVICE", help="request number, or service name")
     p.set_defaults(func=_handler(cmd_status))
 
     p = sub.add_parser("list", parents=[actor], help="services and recent requests")
@@ -82,6 +82,12 @@ def register(sub: Any) -> None:
     p.add_argument("env")
     p.add_argument("duration", help="e.g. 24h, 3d, 1w (a bare number means hours)")
     p.set_defaults(func=_handler(cmd_extend))
+
+    p = sub.add_parser("promote", parents=[actor, wait],
+                       help="copy the image that is Healthy in the previous environment to ENV (a values PR)")
+    p.add_argument("service")
+    p.add_argument("env", help="target environment, e.g. alpha or prod (platform.environment_order)")
+    p.set_defaults(func=_handler(cmd_promote))
 
     p = sub.add_parser("approve", parents=[actor, wait], help="approve a request's waiting approval step")
     p.add_argument("id", type=int)
@@ -137,8 +143,29 @@ def cmd_new(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     with _services(settings, out, quiet=True) as services:
-        _print_request(services.workflow.get_request(args.id), out)
+        wf = services.workflow
+        if args.id.lstrip("#").isdigit():
+            _print_request(wf.get_request(int(args.id.lstrip("#"))), out)
+            return 0
+        svc = wf.get_service(args.id)
+        print(f"{svc.name} (team {svc.team}, {svc.blueprint}) owned by {svc.owner}: {_envs(svc.environments)}",
+              file=out)
+        print("Images (values repository, and Argo CD where configured):", file=out)
+        for img in wf.running_images(svc.name):
+            declared = f"  (values file: {img.declared})" if img.declared and img.declared != img.image else ""
+            link = f"  {img.link}" if img.link else ""
+            print(f"  {img.environment:<10} {img.image or '-'}  {img.state}{declared}{link}", file=out)
+        for p in wf.promotions(svc.name)[:5]:
+            print(f"  promoted #{p.request_id} {p.source} -> {p.target} {p.image} ({p.state.value}, by "
+                  f"{p.requested_by})", file=out)
     return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with _services(settings, out) as services:
+        info = services.workflow.submit_promote(args.service, args.env, cli_actor(args, settings))
+        _print_request(info, out)
+        return _after_submit(args, services, info, out)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:

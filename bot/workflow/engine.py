@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from bot.logs import scrub
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import bulk, lease, records, transitions
+from bot.workflow import bulk, deployments, lease, records, transitions
 from bot.workflow.api import (
     ApprovalInfo,
     EnvironmentInfo,
@@ -132,11 +132,15 @@ class Engine:
                     m.Step.repo_index == step.repo_index))
                 opened = opener.pr_number if opener is not None else None
             rows = bulk.step_rows(s, req) if req.kind == RequestKind.BULK and step.kind == StepKind.OPEN_PR else []
+            follows = step.kind in (StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE)
+            merged = deployments.merged(s, req.id) if follows else []
+            followed = deployments.followed(s, req.id) if follows else {}
             job = StepJob(request_id=req.id, kind=RequestKind(req.kind), service=req.service,
                           environments=list(req.environments), requester=req.requester, spec=dict(req.spec or {}),
                           previous_spec=req.previous_spec, bindings=req.bindings, step_kind=StepKind(step.kind),
                           repo=step.repo, repo_index=step.repo_index, forge_key=step.forge_key, title=step.title,
-                          attempts=step.attempts, opened_pr=opened, params=dict(req.params or {}), services=rows)
+                          attempts=step.attempts, opened_pr=opened, params=dict(req.params or {}), services=rows,
+                          merged=merged, followed=followed, started_at=step.started_at)
         return claim, job
 
     def run(self, claim: lease.Claim, job: StepJob) -> None:
@@ -282,6 +286,8 @@ class Engine:
                 return
             if isinstance(outcome, Wait):
                 first = step.state != State.WAITING and step.error is None and step.attempts == 1
+                if outcome.deploys and deployments.record(s, req, outcome.deploys, now):
+                    first = True  # a deployment's progress is news whenever an environment's phase or detail moved
                 step.error = None
                 step.run_after = outcome.until
                 transitions.step_state(s, req, step, State.WAITING, now, actor, outcome.detail)
@@ -293,6 +299,10 @@ class Engine:
                     step.pr_number, step.pr_url = outcome.pr_number, outcome.pr_url
                 if outcome.bindings is not None:
                     req.bindings = outcome.bindings
+                if outcome.merge_sha is not None:
+                    step.merge_sha = outcome.merge_sha
+                if outcome.deploys:
+                    deployments.record(s, req, outcome.deploys, now)
                 step.error = None
                 transitions.step_state(s, req, step, State.SUCCEEDED, now, actor, outcome.detail)
                 records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=outcome.detail)

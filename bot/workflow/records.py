@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store import models as m
-from bot.workflow import api
+from bot.workflow import api, deployments
 
 
 def audit(s: Session, at: datetime, actor: str, service: str, action: str, *, request_id: int | None = None,
@@ -62,7 +62,7 @@ def service_info(s: Session, svc: m.Service) -> api.ServiceInfo:
     return api.ServiceInfo(
         name=svc.name, team=svc.team, blueprint=svc.blueprint, owner=svc.owner, description=svc.description,
         environments=[api.EnvironmentInfo(name=e.name, expires_at=e.expires_at, domain=e.domain) for e in envs],
-        pr_urls=[u for u in urls if u],
+        pr_urls=[u for u in urls if u], images=deployments.images(s, svc.name),
     )
 
 

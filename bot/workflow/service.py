@@ -20,18 +20,20 @@ from sqlalchemy.orm import Session
 
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import bulk, locks, records, transitions
+from bot.workflow import bulk, deployments, locks, promotion, records, transitions
 from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     AuditEvent,
     BulkChange,
     BulkPreview,
+    EnvironmentImage,
     Locked,
     NotAllowed,
     NotFound,
     Notifier,
     NullNotifier,
+    PromotionInfo,
     RequestInfo,
     RequestKind,
     Selector,
@@ -91,6 +93,7 @@ class WorkflowService:
             existing_envs = self._check_create(s, spec, svc, actor)
             active = svc is not None and svc.active
             self._pinned(spec, spec_data, _stored_spec(svc, self.ctx) if active else None, actor)
+            promotion.refuse_owned_changes(spec, _stored_spec(svc, self.ctx) if active else None, self.ctx.platform)
             held = locks.holder_of(s, spec.name, [locks.SERVICE_WIDE,
                                                   *sorted({e.name for e in spec.environments} | set(existing_envs))])
             if held is not None:
@@ -155,6 +158,7 @@ class WorkflowService:
             bindings = svc.bindings if svc is not None else None
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
         spec = self._pinned(spec, spec_data, previous, actor)
+        promotion.refuse_owned_changes(spec, previous, self.ctx.platform)
         spec = spec.model_copy(update={"owner": owner})
         envs = [e.name for e in spec.environments]
         needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
@@ -237,6 +241,56 @@ class WorkflowService:
             records.notify(s, now, "request_finished", request_id=req.id)
             return records.request_info(s, req)
 
+    def submit_promote(self, service: str, env: str, actor: Actor) -> RequestInfo:
+        """Promote the image that is Healthy in `env`'s previous environment (platform.environment_order) to
+        `env`: one values PR under the approval policy, followed to Healthy. Unlike the other request methods
+        it reads the values repository and Argo CD before writing (outside any transaction), so a refusal —
+        NotAllowed saying why: not Healthy upstream, already there, first environment — writes nothing."""
+        with self.store.session() as s:
+            svc = self._active_service(s, service)
+            self._authorize(actor, svc.team, svc, f"promote {service}")
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+            recorded = svc.spec
+            promotion.source_of(spec, env, self.ctx)
+            held = locks.holder_of(s, service, [locks.SERVICE_WIDE, env])
+            if held is not None:
+                raise held
+        actions = self.engine.actions
+        params = promotion.candidate(spec, self.ctx, env, actions.forges, actions.deploys.status)
+        now = self.clock.now()
+        with self.store.session() as s:
+            svc = self._active_service(s, service, for_update=True)
+            if svc.spec != recorded:
+                raise PermanentError(f"{service} changed while the promotion was checked; run it again")
+            needed = gates(promotion.facts(env), self.policy)
+            req = self._new_request(s, RequestKind.PROMOTE, spec, [env], actor, now)
+            req.params = params
+            req.description = f"promote {params['image']} from {params['source']} to {env}"
+            locks.acquire(s, service, [env], req.id, actor.id, now)
+            deployments.add_promotion(s, req, params, actor.id, now)
+            records.audit(s, now, actor.id, service, "promotion.submitted", request_id=req.id,
+                          detail=f"{params['image']}: {params['source']} -> {env}; verified {params['verified']}")
+            self._add_steps(s, req, layout(RequestKind.PROMOTE, [promotion.placeholder(spec, env)], needed), now,
+                            actor)
+            return records.request_info(s, req)
+
+    def promotions(self, service: str) -> list[PromotionInfo]:
+        with self.store.session() as s:
+            return deployments.promotions(s, service)
+
+    def running_images(self, service: str) -> list[EnvironmentImage]:
+        """Which image runs where, read live: each environment's values file and, where Argo CD is
+        configured, its Application (health, sync, the image it runs). Reads outside any transaction."""
+        with self.store.session() as s:
+            svc = self._active_service(s, service)
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+        actions = self.engine.actions
+        return promotion.running(spec, self.ctx, actions.forges, actions.deploys.status)
+
     def preview_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> BulkPreview:
         """The dry run of `submit_bulk`: which services and files would change, the approvals it would wait
         for, and which services another request holds right now. SRE only; writes nothing."""
@@ -309,6 +363,7 @@ class WorkflowService:
             step.failures = step.reclaims = 0
             step.error = None
             step.run_after = now
+            step.started_at = None  # timeouts of a polling step (wait_deploy) count from the retry
             transitions.step_state(s, req, step, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
             req.error = None
             req.finished_at = None
