@@ -215,11 +215,24 @@ class BulkPlan:
             environments=self.environments)
 
 
+def repository_key(repo: str, spec: ServiceSpec, platform: PlatformConfig) -> str:
+    """The key a service's change set is merged under: the repository key for a shared repository (infra,
+    values, gitops), `<key>/<service>` for a repository of each service's own (its configured name uses
+    {service} or {team}, like the service repository), so each of those gets a pull request of its own."""
+    configured = platform.repositories.get(repo)
+    return f"{repo}/{spec.name}" if configured is not None and "{" in configured.name else repo
+
+
+def base_key(key: str) -> str:
+    """`service/ranking-web` -> `service`: the repository key in platform.repositories."""
+    return key.split("/", 1)[0]
+
+
 def plan_bulk(targets: list[BulkTarget], selector: Selector, change: BulkChange, ctx: RenderContext, *,
               repos: list[str] | None = None) -> BulkPlan:
     """The services `selector` matches among `targets`, each with `change` pinned, and one change set per
-    repository holding only the files that change (`repos`: only these repository keys, e.g. the one a
-    workflow step delivers). Raises PermanentError when the change cannot apply on this platform."""
+    repository holding only the files that change (`repos`: only these keys, e.g. the one a workflow step
+    delivers; see `repository_key`). Raises PermanentError when the change cannot apply on this platform."""
     change.check(ctx.platform, selector.environment)
     matched = sorted((t for t in targets if selector.matches(t.spec)), key=lambda t: t.spec.name)
     plan = BulkPlan(selector=selector, change=change, matched=[t.spec.name for t in matched])
@@ -235,10 +248,11 @@ def plan_bulk(targets: list[BulkTarget], selector: Selector, change: BulkChange,
         for cs in per_repo:
             merged[cs.repo] = merged[cs.repo].merge(cs) if cs.repo in merged else cs
     order = {PROVISIONERS[p].REPO: i for i, p in enumerate(CREATE_ORDER)}
-    for repo in sorted(merged, key=lambda r: (order.get(r, len(order)), r)):
+    for repo in sorted(merged, key=lambda r: (order.get(base_key(r), len(order)), r)):
         cs = merged[repo]
+        whom = repo.split("/", 1)[1] if "/" in repo else _count(plan.changes)  # a service's own repository
         plan.changesets.append(cs.model_copy(update={
-            "title": f"Bulk change: {change.describe()} for {_count(plan.changes)} ({selector.describe()})",
+            "title": f"Bulk change: {change.describe()} for {whom} ({selector.describe()})",
             "summary": _summary(plan, repo),
             "environments": environment_order(set(cs.environments)),
         }))
@@ -268,7 +282,8 @@ def _changed_files(target: BulkTarget, new_spec: ServiceSpec, change: BulkChange
         module = PROVISIONERS[provisioner]
         if provisioner not in AFFECTS[change.kind] or provisioner not in wanted:
             continue
-        if repos is not None and module.REPO not in repos:
+        key = repository_key(module.REPO, spec, ctx.platform)
+        if repos is not None and key not in repos:
             continue
         before, after = module.render(spec, ctx), module.render(new_spec, ctx)
         files = {path: content for path, content in after.files.items() if before.files.get(path) != content}
@@ -279,8 +294,7 @@ def _changed_files(target: BulkTarget, new_spec: ServiceSpec, change: BulkChange
             check_file(path, content)
         envs = [e.name for e in spec.environments]
         touched = {env for path in [*files, *deletes] for env in _environments_of(path, envs)}
-        out.append(ChangeSet(repo=after.repo, files=files, deletes=deletes, environments=sorted(touched),
-                             summary=""))
+        out.append(ChangeSet(repo=key, files=files, deletes=deletes, environments=sorted(touched), summary=""))
     return out
 
 

@@ -64,7 +64,7 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--team", "search"], "one of the arguments --module --chart-revision --sidecar-image is required"),
+    (["--team", "search"], "one of the arguments --module --chart-revision --sidecar-image --action is required"),
     (["--all", "--module", "rds"], "needs KEY=VERSION"),
     (["--all", "--sidecar-image", "envoy=envoyproxy/envoy:v1.31.0"], "nginx, filebeat"),
     (["--all", "--chart-revision", "v1", "--module", "rds=1"], "not allowed with argument"),

@@ -94,7 +94,7 @@ def test_only_sre_may_bulk_and_the_default_is_a_dry_run(lp: Launchpad) -> None:
 def test_apply_submits_at_once_and_bad_input_gets_the_usage(lp: Launchpad) -> None:
     lp.command("bulk --team search", SRE, hook="usage")
     usage = lp.wait_response("usage").body
-    assert "one of the arguments --module --chart-revision --sidecar-image is required" in usage["text"]
+    assert "one of the arguments --module --chart-revision --sidecar-image --action is required" in usage["text"]
     assert "/launchpad bulk" in blocks_text(usage["blocks"])
 
     lp.command("bulk --service ranking-api --sidecar-image filebeat=docker.elastic.co/beats/filebeat:8.15.0 --apply",
