@@ -97,7 +97,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
             validate_object(expand(appset["spec"]["template"], config) | _app_head(), path)
         except (ManifestError, KeyError) as exc:
             raise GeneratedFileError(f"{path} would generate an invalid Application: {exc}") from exc
-    files[service_readme_file(spec, platform)] = _service_readme(spec, ctx, envs)
+    files[service_readme_file(spec, platform)] = _service_readme(spec, ctx)
     files.update(shared_files(platform, ctx))
     return ChangeSet(
         repo=REPO,
@@ -363,7 +363,7 @@ def _document(title: str, data: dict[str, Any]) -> str:
 
 # --- ownership (README, CODEOWNERS) --------------------------------------------------------------------
 def codeowners_rules(platform: PlatformConfig) -> list[Rule]:
-    rules = [Rule("*", ownership.sre(platform), "everything else: AppProjects, ApplicationSets, this README")]
+    rules = [Rule("*", ownership.sre(platform), "everything else: AppProjects, ApplicationSets, LAUNCHPAD.md")]
     for team in sorted(platform.teams):
         rules.append(Rule(f"/{team_dir(team, platform)}/services/", ownership.team_owners(team, platform),
                           f"team {team}: its services' Argo CD config (each file checked by the tenancy policy)"))
@@ -392,13 +392,14 @@ def shared_files(platform: PlatformConfig, ctx: RenderContext) -> dict[str, str]
                  "Each config file may name only its own service's target group, role, namespace and cluster; "
                  "LaunchPad refuses to write anything else, and this repository's CI should run "
                  "`python -m provisioners.tenancy .` (from LaunchPad) to refuse hand edits that do."])
-    return {ownership.README_FILE: readme, ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform)}
+    return {ownership.REPOSITORY_NOTES: readme, ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform)}
 
 
-def _service_readme(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> str:
+def _service_readme(spec: ServiceSpec, ctx: RenderContext) -> str:
+    """The same whatever environments the service has, so removing one leaves it as it was."""
     team = ownership.owners_text(ownership.team_owners(spec.team, ctx.platform))
-    files = [FileRow(f"{env}.yaml", f"Application `{application_name(spec.team, spec.name, env)}` in namespace "
-                     f"`{spec.names(env, ctx.platform).namespace}`", team) for env in envs]
+    files = [FileRow("<env>.yaml", f"Application `{application_name(spec.team, spec.name, '<env>')}` in the team's "
+                     "namespace of that environment", team)]
     return ownership.folder_readme(
         ctx, title=f"{spec.name}: Argo CD config (team {spec.team})",
         intro=[f"What the ApplicationSet of team {spec.team} reads to deploy `{spec.name}`. Platform-owned: the "

@@ -121,7 +121,8 @@ class BulkChange(BaseModel):
             return _with(pins, chart_revision=self.value)
         if self.kind == "action_pin":
             return _with(pins, actions={**pins.actions, self.target: self.value})
-        return _with(pins, sidecars={**pins.sidecars, self.target: self.value})
+        sidecars = {str(k): v for k, v in pins.sidecars.items()} | {self.target: self.value}
+        return _with(pins, sidecars=sidecars)
 
     def cleared(self, pins: PinSet) -> PinSet:
         """`pins` without this change's target (an environment's own pin yields to a service-wide change)."""
@@ -267,7 +268,8 @@ def environment_order(envs: set[str]) -> list[str]:
 # --- internals ---------------------------------------------------------------------------------------
 def _with(pins: PinSet, **changes: object) -> PinSet:
     """`pins` with some fields replaced, validated like a pin in a spec."""
-    return PinSet(**{**pins.model_dump(include=set(PinSet.model_fields)), **changes})
+    fields: dict[str, object] = pins.model_dump(include=set(PinSet.model_fields))
+    return PinSet.model_validate({**fields, **changes})
 
 
 

@@ -3,10 +3,11 @@
 `teams/<team>/<service>/values.yaml` (`platform.values_path`) holds what is the same in every
 environment (description, image, port, health check) and `values-<env>.yaml` what differs (replicas,
 cpu and memory). Only keys the chart's developer schema allows are written, and each file is checked
-against that schema before it leaves. The repository's README and CODEOWNERS (per-team paths, see
-`provisioners.ownership`) and a README per service folder come with every change set. AWS bindings (target group, security group, role) never appear here: the team's
-ApplicationSet passes them from the platform-owned gitops repository (see `provisioners.argocd` and
-docs/chart.md). YAML is built from Python data with `to_yaml`; no user text is spliced into a template.
+against that schema before it leaves. The repository's notes and CODEOWNERS (per-team paths, see
+`provisioners.ownership`) and a README per service folder come with every change set. AWS bindings
+(target group, security group, role) never appear here: the team's ApplicationSet passes them from the
+platform-owned gitops repository (see `provisioners.argocd` and docs/chart.md). YAML is built from
+Python data with `to_yaml`; no user text is spliced into a template.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     for path, (scope, data) in documents.items():
         _check(path, data, ctx)  # to_yaml round-trips data exactly (tests/test_escaping_yaml.py)
         files[path] = _document(spec, scope, data)
-    files[readme_file(spec, ctx)] = _service_readme(spec, ctx, envs)
+    files[readme_file(spec, ctx)] = _service_readme(spec, ctx)
     files.update(shared_files(ctx))
     return ChangeSet(
         repo=REPO,
@@ -154,7 +155,7 @@ def _summary(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> str:
 # --- ownership (README, CODEOWNERS) -------------------------------------------------------------------
 def codeowners_rules(ctx: RenderContext) -> list[Rule]:
     platform = ctx.platform
-    return [Rule("*", ownership.sre(platform), "everything else: this README, CODEOWNERS"),
+    return [Rule("*", ownership.sre(platform), "everything else: LAUNCHPAD.md, CODEOWNERS"),
             *ownership.team_rules(platform.values_path, platform,
                                   what="its services' developer values (image, replicas, resources, env)")]
 
@@ -183,17 +184,18 @@ def shared_files(ctx: RenderContext) -> dict[str, str]:
                  "the team; only the keys of the chart's developer schema are accepted.",
                  "The image tag: the service's CI workflow proposes it in a pull request after each build.",
                  "The chart itself (probes, sidecars, security settings): SRE, with a chart release."])
-    return {ownership.README_FILE: readme,
+    return {ownership.REPOSITORY_NOTES: readme,
             ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform, note)}
 
 
-def _service_readme(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> str:
+def _service_readme(spec: ServiceSpec, ctx: RenderContext) -> str:
+    """The same whatever environments the service has, so removing one leaves it as it was."""
     team = ownership.owners_text(ownership.team_owners(spec.team, ctx.platform))
-    files = [FileRow("values.yaml", "the same in every environment: description, image, port, health check", team)]
-    files += [FileRow(f"values-{env}.yaml", f"{env}: replicas, cpu and memory", team) for env in envs]
+    files = [FileRow("values.yaml", "the same in every environment: description, image, port, health check", team),
+             FileRow("values-<env>.yaml", "one environment: replicas, cpu and memory", team)]
     return ownership.folder_readme(
         ctx, title=f"{spec.name}: Helm values (team {spec.team})",
-        intro=[f"The developer values of `{spec.name}` on the SRE chart, for {', '.join(envs)}. Argo CD reads them "
+        intro=[f"The developer values of `{spec.name}` on the SRE chart, one file per environment. Argo CD reads them "
                "for the service's Applications and adds the platform block (AWS bindings) from the gitops repository."],
         files=files,
         changes=["Replicas, cpu, memory, port, health check or environments: a LaunchPad request for the service.",

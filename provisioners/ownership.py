@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from provisioners.plan import RenderContext
 
 CODEOWNERS_FILE = ".github/CODEOWNERS"
-README_FILE = "README.md"
+README_FILE = "README.md"  # in each folder LaunchPad generates for a service
+# At a repository's root LaunchPad's notes go next to its README, never over it: a platform repository may
+# well have a README of its own (link LAUNCHPAD.md from it).
+REPOSITORY_NOTES = "LAUNCHPAD.md"
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
 _UNSAFE = re.compile(r"[\s#\\!\[\]]")
 

@@ -36,7 +36,7 @@ def config_problems(team: str, service: str, env: str, config: Any, platform: Pl
         return ["is not a mapping of fields"]
     if team not in platform.teams:
         return [f"team {team!r} is not a team of the platform"]
-    names = ServiceSpec.model_construct(name=service, team=team).names(env, platform)
+    names = ServiceSpec.model_construct(name=service, team=team, environments=[]).names(env, platform)
     target = platform.target_for(env)
     problems = []
     if config.get("service") != service or config.get("environment") != env:

@@ -488,7 +488,7 @@ def _certificate(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list
     domain = certificate_domain(spec, ctx.platform, pkg.env)
     assert domain is not None  # the package exists only for a domain the listener does not cover
     dependency = _dependency(pkg, pkgs, "dns", "dns", {"id": "Z00000000000000000000"},
-                             ["The hosted zone of the domain (this account's own), where ACM's validation record goes."])
+                             ["The domain's hosted zone (this account's own), where ACM's validation record goes."])
     return {"dependencies": [dependency], "domain": domain}
 
 
@@ -647,11 +647,11 @@ def _package_owners(component: str, spec: ServiceSpec, platform: PlatformConfig)
 
 def _folder_readme(spec: ServiceSpec, ctx: RenderContext, pkgs: list[Package]) -> str:
     env = pkgs[0].env
-    where = "every environment (shared)" if env == SHARED_ENV else env
+    where = "all its environments (shared)" if env == SHARED_ENV else env
     files = [FileRow(f"{p.component}/terragrunt.hcl", HEADLINES[p.component],
                      ownership.owners_text(_package_owners(p.component, spec, ctx.platform))) for p in pkgs]
     return ownership.folder_readme(
-        ctx, title=f"{spec.name}: infrastructure in {where} (team {spec.team})",
+        ctx, title=f"{spec.name} (team {spec.team}): infrastructure in {where}",
         intro=[f"Terragrunt packages of `{spec.name}` in {where}: one AWS component per package, each with its own "
                "state. The infra pipeline plans them on the pull request and applies them on merge."],
         files=files,
@@ -665,7 +665,7 @@ def _folder_readme(spec: ServiceSpec, ctx: RenderContext, pkgs: list[Package]) -
 
 def codeowners_rules(platform: PlatformConfig) -> list[Rule]:
     sre = ownership.sre(platform)
-    rules = [Rule("*", sre, "everything else: root.hcl, modules/, the pipeline, this README")]
+    rules = [Rule("*", sre, "everything else: root.hcl, modules/, the pipeline, LAUNCHPAD.md")]
     rules += ownership.team_rules(platform.infra_path, platform, what="its services' infrastructure packages")
     for component in ACCESS_PACKAGES:
         pattern = "/" + ownership.glob(platform.infra_path, component=component) + "/"
@@ -698,4 +698,4 @@ def shared_files(ctx: RenderContext) -> dict[str, str]:
                  "root.hcl, the packages' shape, the local modules: SRE, in LaunchPad's templates and settings.",
                  "Removing a service or environment: `/launchpad delete`; the pipeline destroys its packages "
                  "(IAM last) before the folders go."])
-    return {ownership.README_FILE: readme, ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform, note)}
+    return {ownership.REPOSITORY_NOTES: readme, ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform, note)}

@@ -76,8 +76,8 @@ def test_layout_one_project_one_set_per_team_and_one_file_per_service_environmen
     cs = argocd.render(spec, ctx)
     assert cs.repo == "gitops"
     assert sorted(cs.files) == [
-        ".github/CODEOWNERS",  # the repository's README and CODEOWNERS: the same from every service
-        "README.md",
+        ".github/CODEOWNERS",  # the repository's notes and CODEOWNERS: the same from every service
+        "LAUNCHPAD.md",
         "teams/search/argocd/applicationset.yaml",
         "teams/search/argocd/appproject.yaml",
         "teams/search/services/ranking-web/README.md",

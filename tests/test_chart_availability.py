@@ -85,7 +85,7 @@ def deregistration_delay(spec: ServiceSpec, env: str) -> int:
 
 @pytest.mark.parametrize(("case", "env"), CASES)
 def test_rendered_objects_carry_the_availability_settings(case: str, env: str, rendered: Any) -> None:
-    spec, values, objects = rendered[(case, env)]
+    spec, _, objects = rendered[(case, env)]
     deployment = one(objects, "Deployment")
     assert deployment is not None
     replicas = deployment["spec"]["replicas"]

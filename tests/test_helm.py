@@ -213,7 +213,7 @@ def test_values_files_per_service_and_environment(ctx: RenderContext) -> None:
     folder = "teams/search/ranking-web"  # per-team paths (platform.values_path)
     values = [f"{folder}/values-alpha.yaml", f"{folder}/values-devel.yaml", f"{folder}/values-prod.yaml",
               f"{folder}/values.yaml"]
-    assert sorted(cs.files) == sorted([*values, f"{folder}/README.md", "README.md", ".github/CODEOWNERS"])
+    assert sorted(cs.files) == sorted([*values, f"{folder}/README.md", "LAUNCHPAD.md", ".github/CODEOWNERS"])
     shared = yaml.safe_load(cs.files[f"{folder}/values.yaml"])
     assert shared == {
         "description": spec.description,
@@ -223,7 +223,8 @@ def test_values_files_per_service_and_environment(ctx: RenderContext) -> None:
     }
     per_env = {env: yaml.safe_load(cs.files[f"{folder}/values-{env}.yaml"]) for env in cs.environments}
     resources = {"cpu": "500m", "memory": "1Gi"}  # the service's own, in every environment
-    assert per_env == {"devel": {"replicas": 1, "resources": resources}, "alpha": {"replicas": 2, "resources": resources},
+    assert per_env == {"devel": {"replicas": 1, "resources": resources},
+                       "alpha": {"replicas": 2, "resources": resources},
                        "prod": {"replicas": 4, "resources": resources}}
     for path in values:
         assert developer_values_problems(yaml.safe_load(cs.files[path])) == [], path

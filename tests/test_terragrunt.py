@@ -234,7 +234,7 @@ def test_ranking_web_layout() -> None:
     _, files = rendered("example-ranking-web")
     components = ["dns", "iam-role", "s3", "security-group", "target-group"]
     expected = {"root.hcl", *(f"modules/launchpad-target-group/{f}" for f in terragrunt.TARGET_GROUP_MODULE_FILES),
-                "README.md", ".github/CODEOWNERS",  # the repository's own, the same from every service
+                "LAUNCHPAD.md", ".github/CODEOWNERS",  # the repository's own, the same from every service
                 "111111111111/eu-west-1/_shared/search/ranking-web/README.md",
                 "111111111111/eu-west-1/_shared/search/ranking-web/ecr/terragrunt.hcl",
                 "111111111111/eu-west-1/_shared/search/ranking-web/ci-role/terragrunt.hcl"}
@@ -479,7 +479,7 @@ def test_tags_carry_a_sanitised_description_and_locals_the_verbatim_one() -> Non
 # --- TLS, zones per account, probes, snapshots, image retention ---------------------------------------------
 
 def test_a_domain_the_listener_does_not_cover_gets_a_dns_validated_certificate_on_the_listener() -> None:
-    spec, files = rendered("example-shop-web")  # prod: www.shop.example.com, two labels under example.com
+    _, files = rendered("example-shop-web")  # prod: www.shop.example.com, two labels under example.com
     prod = "333333333333/eu-west-1/prod/payments/shop-web"
     cert = parse_hcl(files[f"{prod}/certificate/terragrunt.hcl"])
     assert cert["terraform"][0]["source"] == "tfr:///terraform-aws-modules/acm/aws?version=6.3.0"
