@@ -181,7 +181,8 @@ class PlatformConfig(BaseModel):
     chart_repo_url: str = Field(default="https://github.com/platform/launchpad-chart.git",
                                 description="git URL of the SRE-owned service chart")
     chart_path: str = "chart"
-    chart_revision: str = "v1.0.0"
+    chart_revision: str = Field(default="v1.1.0", description="git revision (tag) of the service chart every "
+                                "service runs unless SRE pins another; the tag of templates/chart/Chart.yaml's version")
     image_registry: str = Field(default="",
                                 description="ECR registry host; default '<account>.dkr.ecr.<region>.amazonaws.com'")
     artifact_environment: str = Field(

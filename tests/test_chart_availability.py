@@ -187,3 +187,9 @@ def test_a_target_group_that_drains_longer_than_the_chart_waits_is_refused() -> 
     quick = RenderContext(platform=PlatformConfig(deregistration_delay_seconds=10), blueprints=CTX.blueprints)
     path = terragrunt.package_path(spec, quick.platform, "prod", "target-group")
     assert parse_hcl(terragrunt.render(spec, quick).files[path])["inputs"]["deregistration_delay"] == 10
+
+
+def test_the_default_chart_revision_is_the_bundled_charts_version() -> None:
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert PlatformConfig().chart_revision == f"v{chart['version']}"
+    assert chart["kubeVersion"] == ">=1.30.0-0"  # the preStop sleep action is on by default from 1.30

@@ -30,7 +30,7 @@ from provisioners.spec import parse_spec
 from tests.bulk.support import fleet, seed, worker_spec
 from tests.workflow.support import ALICE, SRE, SRE2, CountingForge, Recorder, build, drain, pulls
 
-CHART = BulkChange(kind="chart_revision", value="v1.1.0")
+CHART = BulkChange(kind="chart_revision", value="v1.2.0")
 SEARCH = Selector(team="search")
 SPECS = [*fleet(30), worker_spec("queue-worker", team="payments")]
 
@@ -122,7 +122,7 @@ def test_bulk_opens_one_pr_per_repository_and_records_the_pins(world: World) -> 
     changed = sorted(p for p in after if after[p] != before.get(p))
     search = [d["name"] for d in SPECS if d["team"] == "search"]
     assert changed == sorted(f"teams/search/services/{n}/{e}.yaml" for n in search for e in ("devel", "alpha", "prod"))
-    assert all(yaml.safe_load(after[p])["chartRevision"] == "v1.1.0" for p in changed)
+    assert all(yaml.safe_load(after[p])["chartRevision"] == "v1.2.0" for p in changed)
 
     for name in search:
         assert wf._plan_bulk(Selector(services=[name]), CHART)[0].changes == []  # recorded: nothing left to do
@@ -159,10 +159,10 @@ def test_later_renders_keep_what_the_bulk_wrote(world: World) -> None:
     assert change.state == State.SUCCEEDED, change.error
     assert not any(s.repo == "gitops" and s.pr_number for s in change.steps)  # nothing to redo there
     prod = yaml.safe_load(repo_files(world, "platform/gitops")["teams/search/services/svc-000/prod.yaml"])
-    assert prod["chartRevision"] == "v1.1.0"
+    assert prod["chartRevision"] == "v1.2.0"
     with world.services.store.session() as s:
         spec_data = s.scalar(select(m.Service.spec).where(m.Service.name == "svc-000"))
-    assert spec_data is not None and spec_data["pins"]["chart_revision"] == "v1.1.0"
+    assert spec_data is not None and spec_data["pins"]["chart_revision"] == "v1.2.0"
     assert spec_data["environments"][0]["replicas"] == 2
 
     with pytest.raises(PermanentError, match="nothing to change: 15 service"):

@@ -49,16 +49,16 @@ def test_selector_criteria_all_hold(targets: list[BulkTarget]) -> None:
 
 def test_chart_revision_is_one_gitops_change_set_with_only_the_service_files(
         targets: list[BulkTarget], ctx: RenderContext) -> None:
-    result = plan_bulk(targets, Selector(team="search"), BulkChange(kind="chart_revision", value="v1.1.0"), ctx)
+    result = plan_bulk(targets, Selector(team="search"), BulkChange(kind="chart_revision", value="v1.2.0"), ctx)
     assert [c.spec.name for c in result.changes] == [f"svc-{i:03d}" for i in range(0, 12, 2)]
     [cs] = result.changesets
     assert cs.repo == "gitops" and cs.deletes == []
     # three environment files per service; the team's AppProject and ApplicationSet do not change
     assert sorted(cs.files) == sorted(f"teams/search/services/svc-{i:03d}/{env}.yaml"
                                       for i in range(0, 12, 2) for env in ("devel", "alpha", "prod"))
-    assert all(yaml.safe_load(content)["chartRevision"] == "v1.1.0" for content in cs.files.values())
+    assert all(yaml.safe_load(content)["chartRevision"] == "v1.2.0" for content in cs.files.values())
     assert cs.environments == result.environments == ["devel", "alpha", "prod"]
-    assert "chart revision v1.1.0" in cs.title and "6 services" in cs.title and "team search" in cs.title
+    assert "chart revision v1.2.0" in cs.title and "6 services" in cs.title and "team search" in cs.title
     preview = result.preview()
     assert (preview.matched, len(preview.services), preview.repositories, preview.files) == (6, 6, {"gitops": 18}, 18)
     assert preview.services[0].files == {"gitops": [f"teams/search/services/svc-000/{e}.yaml"
@@ -98,7 +98,7 @@ def test_sidecar_image_service_wide_replaces_environment_pins(ctx: RenderContext
 
 
 def test_a_pin_survives_every_later_render(targets: list[BulkTarget], ctx: RenderContext) -> None:
-    change = BulkChange(kind="chart_revision", value="v1.1.0")
+    change = BulkChange(kind="chart_revision", value="v1.2.0")
     first = plan_bulk(targets, Selector(team="search"), change, ctx)
     pinned = [BulkTarget(c.spec) for c in first.changes]
     again = plan_bulk(pinned, Selector(team="search"), change, ctx)
@@ -123,7 +123,7 @@ def test_bindings_of_each_service_reach_its_files(targets: list[BulkTarget], ctx
     ({"kind": "module_version", "target": "rds", "value": "7.3?x"}, "not a version"),
     ({"kind": "module_version", "value": "7.3.0"}, "module key"),
     ({"kind": "chart_revision", "value": "v1..0"}, "not a git tag"),
-    ({"kind": "chart_revision", "target": "x", "value": "v1.1.0"}, "no target"),
+    ({"kind": "chart_revision", "target": "x", "value": "v1.2.0"}, "no target"),
     ({"kind": "sidecar_image", "target": "envoy", "value": FILEBEAT}, "nginx, filebeat"),
     ({"kind": "sidecar_image", "target": "filebeat", "value": "filebeat latest"}, "registry/repository:tag"),
 ])
@@ -141,7 +141,7 @@ def test_a_module_no_package_uses_is_refused(targets: list[BulkTarget], ctx: Ren
 def test_spec_pins_are_validated_like_everything_else(ctx: RenderContext) -> None:
     with pytest.raises(InvalidSpecError) as bad:
         parse_spec(web_spec("ranking-web", envs=("devel",)) | {"pins": {"environments": {"prod": {
-            "chart_revision": "v1.1.0"}}}}, ctx.platform, ctx.blueprints)
+            "chart_revision": "v1.2.0"}}}}, ctx.platform, ctx.blueprints)
     assert "pins.environments.prod" in bad.value.errors
     with pytest.raises(InvalidSpecError) as bad:
         parse_spec(web_spec("ranking-web") | {"pins": {"sidecars": {"envoy": FILEBEAT}}}, ctx.platform,
