@@ -269,8 +269,9 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
     ]
     readmes = [f"{directory}/{ownership.README_FILE}" for directory in _folders(pkgs, ctx.platform)]
     steps = [step for step in steps if step[0]]
-    return [ChangeSet(repo=REPO, deletes=[p.path for p in group] + (readmes if i == 0 else []), environments=envs,
-                      title=title, summary=_summary(spec, group, verb))
+    last = len(steps) - 1  # a folder's README goes with its last package
+    return [ChangeSet(repo=REPO, deletes=[p.path for p in group] + (readmes if i == last else []),
+                      environments=envs, title=title, summary=_summary(spec, group, verb))
             for i, (group, title, verb) in enumerate(steps)]
 
 

@@ -433,10 +433,11 @@ def test_delete_removes_exactly_what_render_created_with_iam_last(case: str) -> 
                 expected |= shared
             assert deleted == expected, subset
             assert not (set(first.deletes) & set(last.deletes))
-            # each emptied service folder loses its README with the packages (never the repository's own)
+            # each emptied service folder loses its README with its last package (never the repository's own)
             folders = {p.rsplit("/", 2)[0] for p in expected}
-            assert {p for p in first.deletes if not p.endswith(terragrunt.PACKAGE_FILE)} == {
-                f"{folder}/README.md" for folder in folders} and set(files) >= set(first.deletes)
+            assert {p for p in last.deletes if not p.endswith(terragrunt.PACKAGE_FILE)} == {
+                f"{folder}/README.md" for folder in folders} and set(files) >= set(last.deletes)
+            assert all(p.endswith(terragrunt.PACKAGE_FILE) for p in first.deletes)
     # the last environment of a service takes the shared packages with it
     remaining = spec.model_copy(update={"environments": spec.environments[-1:]})
     deleted = {p for cs in terragrunt.render_delete(remaining, CTX, [envs[-1]]) for p in cs.deletes}
