@@ -53,7 +53,10 @@ class Settings(BaseSettings):
                                 description="GitHub Enterprise: https://HOST/api/v3")
     github_credentials: dict[str, GitHubCredential] = Field(
         default_factory=dict,
-        description="per environment name (or 'default'); e.g. LAUNCHPAD_GITHUB_CREDENTIALS__PROD__TOKEN")
+        description="per environment name (or 'default'); e.g. LAUNCHPAD_GITHUB_CREDENTIALS__PROD__TOKEN; a "
+                    "temporary environment uses its base environment's unless one is named for it, '-' written "
+                    "'_' (LAUNCHPAD_GITHUB_CREDENTIALS__TMP_Q4MIG__TOKEN); check them with `launchpad config "
+                    "--check`")
     github_rate_limit_wait_cap_seconds: int = Field(default=300,
                                                     description="longest wait for a primary rate-limit reset")
     github_api_mode: Literal["graphql", "rest"] = Field(
@@ -81,10 +84,20 @@ class Settings(BaseSettings):
     approval_policy_file: Path | None = Field(default=None, description="YAML approval rules; default built in")
     worker_lease_seconds: int = Field(default=120, description="a step whose worker is silent this long is reclaimed")
     worker_poll_seconds: float = 2.0
-    step_max_attempts: int = Field(default=6, description="transient failures retried this many times")
+    worker_shutdown_grace_seconds: float = Field(
+        default=25.0, ge=0,
+        description="on SIGTERM a worker claims nothing more and gives its running steps this long to finish, then "
+                    "hands them back to other workers and exits 0; keep the pod's terminationGracePeriodSeconds a "
+                    "few seconds above it")
+    step_max_attempts: int = Field(default=6, description="a step fails after this many attempts (transient "
+                                                          "failures and runs whose worker died both count)")
     step_backoff_base_seconds: float = 5.0
     step_backoff_max_seconds: float = 900.0
     ttl_reminder_hours: int = Field(default=24, description="remind the owner this long before expiry")
+    ttl_teardown_retry_hours: int = Field(
+        default=24, ge=1,
+        description="an expired temporary environment whose automatic teardown was cancelled or denied: the owner "
+                    "is reminded at once and the teardown is opened again this long after it ended")
     auto_merge_local: bool = Field(default=True, description="local forge only: merge PRs as the demo proceeds")
 
     # --- AWS ---------------------------------------------------------------------------------

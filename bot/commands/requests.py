@@ -12,10 +12,8 @@ import argparse
 import getpass
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,9 +23,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.plan import read_spec_file
 from bot.config import Settings
-from bot.jobs import build_scheduler, run_once
+from bot.jobs import work
 from bot.logs import scrub
-from bot.services import Services, build_services
+from bot.services import Services, build_services, startup_problems
 from bot.store.database import SchemaOutdated, Store
 from bot.workflow.api import (
     Actor,
@@ -218,22 +216,27 @@ def cmd_audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     worker_id = args.id or worker_name()
     with _services(settings, out) as services:
-        if args.once:
-            run_once(services.workflow, worker_id)
-            return 0
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        probes = _probes(services, args.metrics_port, out) if args.metrics_port is not None else None
-        scheduler = build_scheduler(services.workflow, worker_id, services.settings.worker_poll_seconds)
-        scheduler.start()
-        print(f"worker {worker_id} running (jobs: {', '.join(j.id for j in scheduler.get_jobs())}); "
-              "stop with SIGTERM", file=out, flush=True)
-        stop.wait()
-        scheduler.shutdown(wait=True)
-        if probes is not None:
-            probes.stop()
-        print(f"worker {worker_id} stopped", file=out)
+        if not args.once:
+            problems = startup_problems(services)
+            if problems:
+                print("\n".join(f"launchpad worker: {line}" for line in problems), file=sys.stderr)
+                return 2
+        probes = _probes(services, args.metrics_port, out) if args.metrics_port is not None and not args.once else None
+
+        def started(scheduler: Any) -> None:
+            print(f"worker {worker_id} running (jobs: {', '.join(j.id for j in scheduler.get_jobs())}); "
+                  "stop with SIGTERM", file=out, flush=True)
+
+        try:
+            released = work(services.workflow, worker_id, services.settings.worker_poll_seconds, once=args.once,
+                            started=started)
+        finally:
+            if probes is not None:
+                probes.stop()
+        if not args.once or services.workflow.engine.stopping.is_set():
+            print(f"worker {worker_id} stopped" + (f"; {released} step(s) still running at the end of the grace "
+                                                   "period were handed back to other workers" if released else ""),
+                  file=out)
     return 0
 
 
@@ -353,6 +356,13 @@ class PrintingNotifier:
               file=self.out, flush=True)
 
     def ttl_reminder(self, service: ServiceInfo, env: EnvironmentInfo) -> None:
+        if env.teardown is not None:
+            again = (f"opened again at {env.teardown.retry_at:%Y-%m-%d %H:%M} UTC" if env.teardown.retry_at
+                     else f"retry it with `launchpad retry {env.teardown.request_id}` or cancel it")
+            print(f"  {service.name}/{env.name} expired at {env.expires_at} and is still up: its teardown "
+                  f"(request #{env.teardown.request_id}) was {env.teardown.outcome}; {again}", file=self.out,
+                  flush=True)
+            return
         print(f"  {service.name}/{env.name} expires at {env.expires_at}; extend with `launchpad extend "
               f"{service.name} {env.name} 24h`", file=self.out, flush=True)
 

@@ -209,7 +209,17 @@ def request_finished_message(request: RequestInfo) -> Message:
 
 
 def ttl_reminder_message(service: ServiceInfo, env: EnvironmentInfo) -> Message:
-    """Warn an owner that a temporary environment is about to be torn down, and how to keep it."""
+    """Warn an owner that a temporary environment is about to be torn down, and how to keep it; or, when it
+    expired and its automatic teardown did not go through, when LaunchPad tries again."""
+    if env.teardown is not None:
+        stopped = env.teardown
+        then = (f"LaunchPad opens the teardown again {slack_date(stopped.retry_at)}." if stopped.retry_at else
+                f"Retry it (`/launchpad retry {stopped.request_id}`) or cancel it; LaunchPad then tries again.")
+        text = (f":alarm_clock: The temporary environment *{escape(env.name)}* of *{escape(service.name)}* expired "
+                f"{slack_date(env.expires_at)} and is still up: its automatic teardown (request "
+                f"#{stopped.request_id}) was {escape(stopped.outcome)}. {then}\n"
+                f"To keep it instead: `/launchpad extend {service.name} {env.name} 48h`")
+        return _message(f"{service.name} {env.name} expired and is still up", [section(text)])
     text = (f":alarm_clock: The temporary environment *{escape(env.name)}* of *{escape(service.name)}* "
             f"expires {slack_date(env.expires_at)} and will then be decommissioned automatically.\n"
             f"To keep it longer: `/launchpad extend {service.name} {env.name} 48h`")

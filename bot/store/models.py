@@ -157,6 +157,7 @@ class Step(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    reclaims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # worker died holding it
     run_after: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_token: Mapped[str | None] = mapped_column(String(64))

@@ -100,10 +100,20 @@ class RequestInfo(BaseModel):
         return next((s for s in self.steps if s.state == State.FAILED), None)
 
 
+class Teardown(BaseModel):
+    """An expired temporary environment's automatic teardown that did not go through."""
+
+    request_id: int
+    outcome: str = Field(description="cancelled, denied or failed")
+    retry_at: datetime | None = Field(default=None, description="when LaunchPad opens the teardown again; None "
+                                                                "for a failed one (retry or cancel it)")
+
+
 class EnvironmentInfo(BaseModel):
     name: str
     expires_at: datetime | None = None
     domain: str | None = None
+    teardown: Teardown | None = None  # set on reminders about an expired environment that is still up
 
 
 class ServiceInfo(BaseModel):

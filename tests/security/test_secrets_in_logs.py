@@ -121,6 +121,7 @@ def test_slack_flow_keeps_the_bot_token_and_signing_secret_out(tmp_path: Path, l
             assert lp.command("help", hook="help").status == 200
             assert lp.send(*payloads.slash_command("new", user=DEV, response_url=slack.response_url()),
                            secret="not-the-secret").status == 401
+            slack.wait_for("chat.postEphemeral")  # the submission's listener has written the request
             lp.work()
             [request] = lp.requests()
             assert lp.request_state(request.id) == "succeeded"
@@ -158,7 +159,8 @@ def test_github_flow_keeps_tokens_keys_and_installation_tokens_out(tmp_path: Pat
             server.lose_response("POST", r"/pulls$")
             assert world.drive(devel.id).state == "succeeded"
             full = world.workflow.submit_create(web_spec(name="full-web"), ALICE)  # devel+alpha+prod: the App
-            server.fail("GET", r"/repos/platform/infra-live/pulls$", status=401)  # a rejected credential
+            # a rejected credential: 401 again after one new installation token
+            server.fail("GET", r"/repos/platform/infra-live/pulls$", status=401, times=2)
             failed = world.drive(full.id)
             assert failed.state == "failed" and "credential 'prod'" in (failed.error or "")
             world.workflow.retry(full.id, ALICE)

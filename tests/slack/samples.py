@@ -29,6 +29,7 @@ from bot.workflow.api import (
     ServiceInfo,
     State,
     StepInfo,
+    Teardown,
 )
 from provisioners.blueprint import BlueprintRegistry
 
@@ -151,6 +152,11 @@ def all_views() -> dict[str, dict[str, Any]]:
         "finished_succeeded": request_finished_message(decided_request(approved=True)),
         "finished_failed": request_finished_message(failed_request()),
         "ttl_reminder": ttl_reminder_message(service(), service().environments[2]),
+        "ttl_teardown_cancelled": ttl_reminder_message(service(), service().environments[2].model_copy(update={
+            "teardown": Teardown(request_id=31, outcome="cancelled",
+                                 retry_at=datetime(2024, 5, 10, 9, 45, tzinfo=UTC))})),
+        "ttl_teardown_failed": ttl_reminder_message(service(), service().environments[2].model_copy(update={
+            "teardown": Teardown(request_id=31, outcome="failed")})),
         "help": help_message(),
         "help_unknown": help_message("I don't know `frobnicate`."),
         "text": text_message("Kept ranking-web; nothing was deleted."),
