@@ -15,7 +15,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from provisioners.platform import PlatformConfig
+from provisioners.platform import EnvironmentTarget, PlatformConfig, Team
 
 
 class GitHubCredential(BaseModel):
@@ -195,4 +195,10 @@ def reference_markdown() -> str:
         default = field.get_default(call_default_factory=True)
         shown = "(structured; see example)" if isinstance(default, dict | list | BaseModel) else f"`{default}`"
         lines.append(f"| `platform.{name}` | {shown} | {field.description or ''} |")
+    for prefix, model in (("platform.teams.<team>", Team), ("platform.environments.<env>", EnvironmentTarget)):
+        lines += ["", f"#### `{prefix}`", "", "| key | default | what it does |", "|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            shown = "required" if field.is_required() else ("empty" if default in ([], "") else f"`{default}`")
+            lines.append(f"| `{name}` | {shown} | {field.description or ''} |")
     return "\n".join(lines) + "\n"

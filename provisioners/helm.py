@@ -1,13 +1,15 @@
 """Per-service Helm values in the values repository: the developer-owned half of a deployment.
 
-`services/<service>/values.yaml` holds what is the same in every environment (description, port,
-health check, resources) and `values-<env>.yaml` what differs (the image and replicas). The image is
-per environment so that CI's build reaches only the first environment and every other one changes
-only by promotion, through the approval policy. Only keys the chart's developer schema allows are
-written, and each file is checked against that schema before it leaves. AWS bindings (target group,
-security group, role) never appear here: the team's ApplicationSet passes them from the
-platform-owned gitops repository (see `provisioners.argocd` and docs/chart.md). YAML is built from
-Python data with `to_yaml`; no user text is spliced into a template.
+`teams/<team>/<service>/values.yaml` (`platform.values_path`) holds what is the same in every
+environment (description, port, health check) and `values-<env>.yaml` what differs (the image,
+replicas, cpu and memory). The image is per environment so that CI's build reaches only the first
+environment and every other one changes only by promotion, through the approval policy. Only keys the
+chart's developer schema allows are written, and each file is checked against that schema before it
+leaves. The repository's notes and CODEOWNERS (per-team paths, see `provisioners.ownership`) and a
+README per service folder come with every change set. AWS bindings (target group, security group,
+role) never appear here: the team's ApplicationSet passes them from the platform-owned gitops
+repository (see `provisioners.argocd` and docs/chart.md). YAML is built from Python data with
+`to_yaml`; no user text is spliced into a template.
 
 What CI, promotions and developers own (`CI_OWNED`, `DEVELOPER_OWNED`) is never rendered from the
 spec once a file exists: the delivering step reads the files back (`RenderContext.current`) and the
@@ -20,12 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from provisioners import ownership
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
 from provisioners.k8s import ManifestError, validate_developer_values
+from provisioners.ownership import FileRow, Rule
 from provisioners.release import promoted_from
 from provisioners.render import GeneratedFileError, to_yaml
-from provisioners.spec import IMAGE, ServiceSpec, resolved
+from provisioners.spec import IMAGE, ServiceSpec, resolved, resources_for
 
 if TYPE_CHECKING:
     from provisioners.plan import RenderContext
@@ -56,6 +60,10 @@ def environment_file(spec: ServiceSpec, ctx: RenderContext, env: str) -> str:
     return f"{values_dir(spec, ctx)}/values-{env}.yaml"
 
 
+def readme_file(spec: ServiceSpec, ctx: RenderContext) -> str:
+    return f"{values_dir(spec, ctx)}/{ownership.README_FILE}"
+
+
 def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     envs = [e.name for e in spec.environments]
     documents = {values_file(spec, ctx): ("shared by every environment", shared_values(spec, ctx))}
@@ -68,6 +76,8 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
         data = _kept(data, current)
         _check(path, data, ctx)  # to_yaml round-trips data exactly (tests/test_escaping_yaml.py)
         files[path] = ctx.current[path] if current == data else _document(spec, scope, data)
+    files[readme_file(spec, ctx)] = _service_readme(spec, ctx)
+    files.update(shared_files(ctx))
     return ChangeSet(
         repo=REPO,
         files=files,
@@ -82,7 +92,7 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
     all_envs = {e.name for e in spec.environments}
     deletes = [environment_file(spec, ctx, env) for env in envs]
     if all_envs <= set(envs):
-        deletes.append(values_file(spec, ctx))
+        deletes += [values_file(spec, ctx), readme_file(spec, ctx)]
     if not deletes:
         return []
     return [ChangeSet(
@@ -90,7 +100,7 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
         deletes=deletes,
         title=f"{spec.name}: remove Helm values for {', '.join(envs)}",
         summary="Removes the developer values of " + ", ".join(f"`{env}`" for env in envs)
-                + (" and the shared `values.yaml` (last environment)." if all_envs <= set(envs) else "."),
+                + (" and the shared `values.yaml` and README (last environment)." if all_envs <= set(envs) else "."),
         environments=sorted(envs),
     )]
 
@@ -104,15 +114,17 @@ def shared_values(spec: ServiceSpec, ctx: RenderContext) -> dict[str, Any]:
         data["description"] = spec.description
     data["port"] = r["port"]
     data["healthCheckPath"] = r["health_check_path"]
-    data["resources"] = {"cpu": r["cpu"], "memory": r["memory"]}
     return data
 
 
 def environment_values(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str, Any]:
-    """values-<env>.yaml: what differs per environment."""
+    """values-<env>.yaml: what differs per environment (replicas; cpu and memory, falling back to the
+    service's and then the blueprint's)."""
+    blueprint = ctx.blueprint(spec)
     replicas = spec.environment(env).replicas
     return {"image": environment_image(spec, ctx, env),
-            "replicas": replicas if replicas is not None else ctx.blueprint(spec).replicas_for(env)}
+            "replicas": replicas if replicas is not None else blueprint.replicas_for(env),
+            "resources": resources_for(spec, blueprint, env)}
 
 
 def environment_image(spec: ServiceSpec, ctx: RenderContext, env: str) -> dict[str, str]:
@@ -220,8 +232,64 @@ def _check(path: str, data: dict[str, Any], ctx: RenderContext) -> None:
 def _summary(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> str:
     r = resolved(spec, ctx.blueprint(spec))
     lines = [f"Helm values for `{spec.name}` on the SRE chart: port {r['port']}, "
-             f"health check `{r['health_check_path']}`, {r['cpu']} CPU / {r['memory']} memory."]
+             f"health check `{r['health_check_path']}`."]
     for env in envs:
         values = environment_values(spec, ctx, env)
-        lines.append(f"- `{env}`: {values['replicas']} replica(s), image `{image_reference(values['image'])}`")
+        lines.append(f"- `{env}`: {values['replicas']} replica(s), {values['resources']['cpu']} CPU / "
+                     f"{values['resources']['memory']} memory, image `{image_reference(values['image'])}`")
     return "\n".join(lines)
+
+
+# --- ownership (README, CODEOWNERS) -------------------------------------------------------------------
+def codeowners_rules(ctx: RenderContext) -> list[Rule]:
+    platform = ctx.platform
+    return [Rule("*", ownership.sre(platform), "everything else: LAUNCHPAD.md, CODEOWNERS"),
+            *ownership.team_rules(platform.values_path, platform,
+                                  what="its services' developer values (image, replicas, resources, env)")]
+
+
+def shared_files(ctx: RenderContext) -> dict[str, str]:
+    """The repository's README and CODEOWNERS: the same from every service's change set."""
+    platform = ctx.platform
+    rules = codeowners_rules(ctx)
+    note = "" if "{team}" in platform.values_path else ownership.no_team_segment("values_path")
+    sre = ownership.owners_text(ownership.sre(platform))
+    readme = ownership.repository_readme(
+        ctx, title="Helm values of LaunchPad services",
+        intro=["Developer-owned values of every service on the SRE chart: what Argo CD hands Helm besides the "
+               "platform block (AWS bindings), which comes from the gitops repository and always wins."],
+        edits="Written by LaunchPad with each request for a service; the keys it does not set (such as `env`) "
+              "are the team's to edit.",
+        layout=[FileRow(ownership.example_path(platform.values_path) + "/values.yaml",
+                        "the same in every environment: description, port, health check", "the team"),
+                FileRow(ownership.example_path(platform.values_path) + "/values-<env>.yaml",
+                        "one environment: image, replicas, cpu and memory (and anything else that differs)",
+                        "the team"),
+                FileRow(ownership.CODEOWNERS_FILE, "who reviews what", sre)],
+        rules=rules,
+        changes=["Replicas, cpu, memory, port or health check: a LaunchPad request for the service (`/launchpad new` "
+                 "in Slack or `launchpad new SPEC.yaml`); it writes these files again.",
+                 "`env` and other values LaunchPad does not set: a pull request on the service's files, reviewed by "
+                 "the team; only the keys of the chart's developer schema are accepted.",
+                 "The image: the service's CI workflow proposes each build for the first environment; the others get "
+                 "it by promotion (`launchpad promote SERVICE ENV`).",
+                 "The chart itself (probes, sidecars, security settings): SRE, with a chart release."])
+    return {ownership.REPOSITORY_NOTES: readme,
+            ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform, note)}
+
+
+def _service_readme(spec: ServiceSpec, ctx: RenderContext) -> str:
+    """The same whatever environments the service has, so removing one leaves it as it was."""
+    team = ownership.owners_text(ownership.team_owners(spec.team, ctx.platform))
+    files = [FileRow("values.yaml", "the same in every environment: description, port, health check", team),
+             FileRow("values-<env>.yaml", "one environment: image, replicas, cpu and memory", team)]
+    return ownership.folder_readme(
+        ctx, title=f"{spec.name}: Helm values (team {spec.team})",
+        intro=[f"The developer values of `{spec.name}` on the SRE chart, one file per environment. Argo CD reads them "
+               "for the service's Applications and adds the platform block (AWS bindings) from the gitops repository."],
+        files=files,
+        changes=["Replicas, cpu, memory, port, health check or environments: a LaunchPad request for the service.",
+                 "Environment variables (`env`): edit `values.yaml` or `values-<env>.yaml` in a pull request.",
+                 "The image: the service's CI workflow proposes each build for the first environment in a pull "
+                 "request; the other environments get it by promotion (`launchpad promote`).",
+                 "Keys outside the chart's developer schema are refused; ask SRE for chart changes."])
