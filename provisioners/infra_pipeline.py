@@ -653,6 +653,8 @@ def _reports_from_needs(needs: str) -> list[Report]:
                 report = Report.from_dict(json.loads(raw))
             except ValueError:
                 report = None
+        if report is None and (job or {}).get("result") in ("success", "skipped"):
+            continue  # nothing to plan in that account
         if report is None:
             report = Report(mode="plan", base=None, head="")
             report.results.append(UnitResult(unit=name, action="plan", status="failed",

@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provisioners import infra_ci
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
 from provisioners.helm import PROXY_PORT
@@ -214,7 +215,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
         module_dir = ctx.templates_dir / "terragrunt" / TARGET_GROUP_MODULE
         for name in TARGET_GROUP_MODULE_FILES:
             files[f"{TARGET_GROUP_MODULE}/{name}"] = (module_dir / name).read_text()
-    return ChangeSet(repo=REPO, files=dict(sorted(files.items())), environments=envs,
+    return ChangeSet(repo=REPO, files=infra_ci.with_pipeline_files(files, ctx), environments=envs,
                      title=f"{spec.name}: infrastructure for {', '.join(envs)}",
                      summary=_summary(spec, pkgs, "adds or updates"))
 
@@ -233,9 +234,35 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
         ([p for p in pkgs if not p.iam], f"{spec.name}: remove infrastructure in {label}", "removes"),
         ([p for p in pkgs if p.iam], f"{spec.name}: remove IAM roles in {label} (last)", "removes"),
     ]
-    return [ChangeSet(repo=REPO, deletes=[p.path for p in group], environments=envs, title=title,
-                      summary=_summary(spec, group, verb))
+    return [ChangeSet(repo=REPO, files=infra_ci.with_pipeline_files({}, ctx), deletes=[p.path for p in group],
+                      environments=envs, title=title, summary=_summary(spec, group, verb))
             for group, title, verb in steps if group]
+
+
+def render_prepare_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> list[ChangeSet]:
+    """What must change before `envs` can be destroyed, as one change set delivered (and applied) first:
+    the shared ECR repository may go with its images (force delete), a prod database drops its deletion
+    protection and keeps a final snapshot, a permanent bucket is emptied with it (force destroy; the
+    policy's purge rule asks SRE). Empty when nothing in `envs` resists a destroy."""
+    all_envs = [e.name for e in spec.environments]
+    envs = [e for e in all_envs if e in envs]
+    pkgs = packages(spec, ctx, envs, shared=set(all_envs) <= set(envs))
+    flipped = [p for p in pkgs if p.component == "ecr" or (p.component == "rds" and p.env == "prod")
+               or (p.component == "s3" and not p.env.startswith("tmp-"))]
+    if not flipped:
+        return []
+    files = {p.path: _render_package(p, pkgs, spec, ctx, destroying=True) for p in flipped}
+    what = ", ".join(DESTROYABLE[p.component] for p in flipped)
+    summary = (f"Before {spec.name} is removed from {', '.join(envs)}: {what}. The next pull request of this "
+               "request removes the packages; this one only makes them destroyable.")
+    return [ChangeSet(repo=REPO, files=infra_ci.with_pipeline_files(files, ctx), environments=envs,
+                      title=f"{spec.name}: make {', '.join(sorted({p.component for p in flipped}))} destroyable "
+                            f"in {', '.join(envs)}", summary=summary)]
+
+
+DESTROYABLE = {"ecr": "the ECR repository is deleted with its images (`repository_force_delete`)",
+               "rds": "the prod database drops its deletion protection and keeps a final snapshot",
+               "s3": "the bucket is emptied and deleted (`force_destroy`: its objects are not recoverable)"}
 
 
 def render_root(ctx: RenderContext) -> str:
@@ -284,7 +311,8 @@ def _source(pkg: Package, spec: ServiceSpec, platform: PlatformConfig) -> Any:
     return module.terraform_source()
 
 
-def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: RenderContext) -> str:
+def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: RenderContext, *,
+                    destroying: bool = False) -> str:
     platform = ctx.platform
     env = pkg.env
     names = spec.names(platform.artifact_environment if env == SHARED_ENV else env, platform)
@@ -302,6 +330,7 @@ def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: R
         "env": env,
         "temporary": env.startswith("tmp-"),
         "production": env == "prod",
+        "destroying": destroying,
     }
     if context["temporary"]:
         ttl = spec.environment(env).ttl_hours

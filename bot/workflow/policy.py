@@ -38,6 +38,7 @@ class Condition(BaseModel):
     components: list[str] | None = Field(default=None, description="optional components, e.g. rds, s3")
     iam_beyond_defaults: bool | None = Field(default=None, description="extra IAM policy ARNs requested")
     ingress_outside_vpc: bool | None = Field(default=None, description="ingress CIDRs outside the VPC")
+    purges_data: bool | None = Field(default=None, description="a delete empties buckets of permanent environments")
 
 
 class Rule(BaseModel):
@@ -64,6 +65,7 @@ class RequestFacts(BaseModel):
     components: list[str] = Field(default_factory=list)
     iam_policy_arns: list[str] = Field(default_factory=list)
     ingress_outside_vpc: list[str] = Field(default_factory=list, description="offending CIDRs")
+    purged_buckets: list[str] = Field(default_factory=list, description="delete: buckets emptied with their data")
 
 
 class Gate(BaseModel):
@@ -100,7 +102,9 @@ def facts_for(kind: RequestKind, spec: ServiceSpec, platform: PlatformConfig, *,
     """Facts of a create/change (new spec, diffed against `previous`) or a delete (of `environments`)."""
     envs = environments or [e.name for e in spec.environments]
     if kind == RequestKind.DELETE:
-        return RequestFacts(kind=kind, environments=envs, components=spec.components.enabled())
+        buckets = [spec.names(e, platform).bucket for e in envs
+                   if not e.startswith("tmp-") and "s3" in spec.components.enabled()]
+        return RequestFacts(kind=kind, environments=envs, components=spec.components.enabled(), purged_buckets=buckets)
     components = spec.components.enabled()
     arns = spec.iam_policy_arns
     cidrs = spec.ingress_cidrs
@@ -157,6 +161,10 @@ def _matches(cond: Condition, facts: RequestFacts) -> str | None:
         return None
     if cond.ingress_outside_vpc:
         details.append(", ".join(facts.ingress_outside_vpc))
+    if cond.purges_data is not None and bool(facts.purged_buckets) != cond.purges_data:
+        return None
+    if cond.purges_data:
+        details.append(", ".join(facts.purged_buckets))
     return "; ".join(details)
 
 
