@@ -196,8 +196,8 @@ def atlantis_config(projects: list[dict[str, Any]]) -> str:
         "workflows": {ATLANTIS_WORKFLOW: {"plan": {"steps": [step_plan, step_show]},
                                           "apply": {"steps": [step_apply]}}},
     }
-    header = ("# Atlantis projects, one per Terragrunt unit. Managed by LaunchPad (platform.infra_pipeline: atlantis):\n"
-              "# each infra pull request rewrites its own service's projects. Removed units are destroyed by\n"
+    header = ("# Atlantis projects, one per Terragrunt unit. Managed by LaunchPad (platform.infra_pipeline:\n"
+              "# atlantis): each infra pull request rewrites its own service's projects. Removed units are destroyed by\n"
               f"# {APPLY_WORKFLOW}, which Atlantis cannot do.\n")
     return header + to_yaml(data)
 

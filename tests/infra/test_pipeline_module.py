@@ -76,7 +76,8 @@ def test_a_failing_unit_stops_the_apply_and_a_rerun_does_only_what_failed(repo: 
     assert failed.error.startswith("Error: creating security group: InvalidGroup.Duplicate")
     after = report.results[report.results.index(failed) + 1:]
     assert after and all(r.status == "not-run" and "rds-security-group failed first" in r.note for r in after)
-    assert [r.key for r in ip.results_in_log(log.getvalue())] == [r.key for r in report.results if r.status != "not-run"]
+    ran = [r.key for r in report.results if r.status != "not-run"]
+    assert [r.key for r in ip.results_in_log(log.getvalue())] == ran
 
     terragrunt.clear()
     terragrunt.forget_calls()
