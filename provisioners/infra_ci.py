@@ -197,8 +197,8 @@ def atlantis_config(projects: list[dict[str, Any]]) -> str:
                                           "apply": {"steps": [step_apply]}}},
     }
     header = ("# Atlantis projects, one per Terragrunt unit. Managed by LaunchPad (platform.infra_pipeline:\n"
-              "# atlantis): each infra pull request rewrites its own service's projects. Removed units are destroyed by\n"
-              f"# {APPLY_WORKFLOW}, which Atlantis cannot do.\n")
+              "# atlantis): each infra pull request rewrites its own service's projects. Removed units are\n"
+              f"# destroyed by {APPLY_WORKFLOW}, which Atlantis cannot do.\n")
     return header + to_yaml(data)
 
 
