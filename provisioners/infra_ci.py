@@ -29,11 +29,11 @@ if TYPE_CHECKING:
     from provisioners.plan import RenderContext
 
 SCRIPT_PATH = infra_pipeline.SCRIPT_PATH
-PLAN_WORKFLOW = ".github/workflows/launchpad-infra-plan.yaml"
-APPLY_WORKFLOW = ".github/workflows/launchpad-infra-apply.yaml"
+PLAN_WORKFLOW = infra_pipeline.PLAN_WORKFLOW
+APPLY_WORKFLOW = infra_pipeline.APPLY_WORKFLOW
+JOB_PREFIX = infra_pipeline.JOB_PREFIX
 ATLANTIS_FILE = "atlantis.yaml"
 ATLANTIS_WORKFLOW = "launchpad-terragrunt"
-JOB_PREFIX = "launchpad-infra"  # every job (and so every check run) of the pipeline starts with it
 
 HEADER = """\
 # {what}

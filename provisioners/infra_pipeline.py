@@ -40,6 +40,9 @@ from typing import IO, Any
 UNIT_FILE = "terragrunt.hcl"
 ROOT_FILE = "root.hcl"
 SCRIPT_PATH = ".launchpad/infra_pipeline.py"  # where LaunchPad writes this file in the infra repository
+PLAN_WORKFLOW = ".github/workflows/launchpad-infra-plan.yaml"  # on pull requests
+APPLY_WORKFLOW = ".github/workflows/launchpad-infra-apply.yaml"  # on push to the default branch
+JOB_PREFIX = "launchpad-infra"  # every job (so every check run) of the pipeline starts with it
 PLAN_MARKER = "<!-- launchpad-infra:plan -->"  # first line of the one pull-request comment, found and updated
 REPORT_PREFIX = "<!-- launchpad-infra-report "
 RESULT_PREFIX = "launchpad-infra-result "  # one log line per unit, read back by LaunchPad and by a re-run
@@ -476,8 +479,9 @@ def run(repo: Path, changes: Changes, mode: str, runner: Runner, *, done: Iterab
                     report.results.append(UnitResult(unit=unit, action=action, note=f"{stopped.unit} failed first"))
                     continue
                 if f"{action} {unit}" in finished:
-                    report.results.append(UnitResult(unit=unit, action=action, status="ok",
-                                                     note="done in an earlier attempt"))
+                    earlier = UnitResult(unit=unit, action=action, status="ok", note="done in an earlier attempt")
+                    runner.log.write(RESULT_PREFIX + json.dumps(asdict(earlier), sort_keys=True) + "\n")
+                    report.results.append(earlier)
                     continue
                 result = runner.run_unit(trees[commit], unit, action, Path(scratch))
                 report.results.append(result)

@@ -34,6 +34,8 @@ from typing import Any
 
 import jwt
 
+from tests.support.github_actions import LOG_PATH, ActionsModel, RawText
+
 API_PREFIX = "/api/v3"
 GRAPHQL_PATH = "/graphql"  # github.com: https://api.github.com/graphql; GHE style: /api/graphql (both served)
 _TREE_MODE = "40000"
@@ -295,6 +297,7 @@ class GitHubServer:
         self.remaining: dict[str | None, int] = {}
         self.graphql_remaining: dict[str | None, int] = {}
         self._lock = threading.RLock()
+        self.actions = ActionsModel(self)  # the infra pipeline's runs, checks, logs and comments
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -418,6 +421,7 @@ class GitHubServer:
             tree = self.objects.build({p: ("100644", self.objects.blob(c.encode())) for p, c in (files or {}).items()})
             sha = self.objects.commit(tree, [], "Initial commit\n", _person("Seed"), _person("Seed"))
             repo.refs[f"refs/heads/{branch}"] = sha
+            self.actions.observe()
             return sha
 
     def commit(self, full_name: str, files: dict[str, str], deletes: list[str] | None = None, *,
@@ -434,11 +438,14 @@ class GitHubServer:
             sha = self.objects.commit(self.objects.build(flat), [parent], message + "\n", _person("Someone"),
                                       _person("Someone"))
             _set_ref(repo, f"refs/heads/{branch}", sha)
+            self.actions.observe()
             return sha
 
     def merge_pull(self, full_name: str, number: int) -> str:
         with self._lock:
-            return self._merge(self.repos[full_name], number)
+            sha = self._merge(self.repos[full_name], number)
+            self.actions.observe()
+            return sha
 
     def delete_pull(self, full_name: str, number: int) -> None:
         with self._lock:
@@ -516,6 +523,11 @@ class GitHubServer:
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         status, extra, payload = 500, {}, None
+        if path.startswith(LOG_PATH) and method == "GET":  # a signed log download: no token, plain text
+            full_name, _, job_id = path[len(LOG_PATH):].rpartition("/")
+            with self._lock:
+                call.status = 200
+                return 200, {}, self.actions.log(full_name, int(job_id))
         try:
             if fault is not None and fault.status is not None and not fault.lose_response:
                 if fault.payload is not None:
@@ -530,18 +542,28 @@ class GitHubServer:
                     status, payload = 200, github_graphql.execute(self, _json(body), call)
                 else:
                     status, payload = self._route(method, path, query, _json(body), token)
+                self.actions.observe()  # what GitHub Actions would start after this call
+            if status == 302 and isinstance(payload, dict):
+                extra, payload = {"location": payload["__location__"]}, None
             if fault is not None and fault.lose_response:
                 raise ApiError(fault.status or 502, fault.message, headers=fault.headers)
         except ApiError as err:
             status, extra, payload = err.status, err.headers, err.body
+        charged = True
+        if method == "GET" and status == 200 and payload is not None and not graphql:
+            digest = hashlib.sha1(json.dumps(payload, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+            etag = f'"{digest}"'
+            extra = {**extra, "etag": etag}
+            if headers.get("if-none-match") == etag:  # GitHub: a 304 does not count against the rate limit
+                status, payload, charged = 304, None, False
         call.status = status
-        return status, {**self._rate_headers(token, graphql), **extra}, payload
+        return status, {**self._rate_headers(token, graphql, charged), **extra}, payload
 
-    def _rate_headers(self, token: str | None, graphql: bool = False) -> dict[str, str]:
+    def _rate_headers(self, token: str | None, graphql: bool = False, charged: bool = True) -> dict[str, str]:
         """REST ('core') and GraphQL have separate budgets per token, as on GitHub (here: 1 per call)."""
         pool = self.graphql_remaining if graphql else self.remaining
         with self._lock:
-            left = pool.get(token, self.rate_limit) - 1
+            left = pool.get(token, self.rate_limit) - (1 if charged else 0)
             pool[token] = max(left, 0)
         return {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(max(left, 0)),
                 "x-ratelimit-reset": str(int(time.time()) + 3600), "x-ratelimit-used": str(self.rate_limit - left),
@@ -697,6 +719,9 @@ class GitHubServer:
             elif method != "GET":
                 raise ApiError(404, "Not Found")
             return 200, [self._label_json(repo, n) for n in pull.labels]
+        answer = self.actions.route(repo, method, sub, query, body)  # Actions, checks, comments
+        if answer is not None:
+            return answer
         raise ApiError(404, "Not Found")
 
     # --- endpoint bodies -----------------------------------------------------------------------
@@ -1016,10 +1041,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, extra, payload = self.github.handle(self.command, self.path, headers, body)
         except Exception as err:  # a bug in the fake must show up as a 500, not a hung client
             status, extra, payload = 500, {}, {"message": f"fake server error: {type(err).__name__}: {err}"}
-        data = b"" if payload is None else json.dumps(payload).encode()
+        text = isinstance(payload, RawText)
+        data = b"" if payload is None else payload.encode() if text else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            kind = "text/plain" if text else "application/json"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in extra.items():
                 self.send_header(name, value)
