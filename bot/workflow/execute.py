@@ -17,6 +17,8 @@ from bot.workflow import bulk
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
 from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
+from bot.workflow.pipeline import PipelineFollowing, follow, shared_files
+from bot.workflow.policy import Gate
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
@@ -33,12 +35,15 @@ class Done:
     pr_url: str | None = None
     pr_number: int | None = None
     bindings: dict[str, Any] | None = None
+    result: dict[str, Any] | None = None  # kept on the step (wait_plan's summary, wait_apply's run)
+    gate: Gate | None = None  # an approval the outcome calls for, right after this step (a destroying plan)
 
 
 @dataclass(frozen=True)
 class Wait:
     detail: str
     until: datetime
+    result: dict[str, Any] | None = None
 
 
 Outcome = Done | Wait
@@ -65,6 +70,7 @@ class StepJob:
     opened_pr: int | None = None  # wait_merge: the PR number its open_pr step recorded (None: nothing opened)
     params: dict[str, Any] = field(default_factory=dict)  # the request's params (bulk: selector, change, ...)
     services: list[dict[str, Any]] = field(default_factory=list)  # bulk open_pr: the services' recorded rows
+    result: dict[str, Any] = field(default_factory=dict)  # what the step kept from its last run (pipeline steps)
 
 
 @dataclass
@@ -76,6 +82,7 @@ class Actions:
     resolver: BindingResolver
     auto_merge: bool = False
     merge_poll: Callable[[int], float] = lambda attempts: min(600.0, 15.0 * 2 ** min(attempts, 6))
+    pipeline: PipelineFollowing = field(default_factory=PipelineFollowing)
 
     def run(self, job: StepJob, now: datetime) -> Outcome:
         if job.step_kind == StepKind.OPEN_PR:
@@ -84,6 +91,8 @@ class Actions:
             return self.wait_merge(job, now)
         if job.step_kind == StepKind.BIND:
             return self.bind(job)
+        if job.step_kind in (StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):
+            return follow(self, job, now)
         if job.step_kind == StepKind.NOTIFY:
             return Done(detail=f"Request #{job.request_id} is done")
         raise PermanentError(f"step kind {job.step_kind!r} cannot be run by a worker")
@@ -101,6 +110,7 @@ class Actions:
         if cs is None or cs.is_empty():
             return Done(detail=f"Nothing to change in {job.repo}")
         forge = self.forges.forge_for(name, job.environments)
+        cs = shared_files(cs, forge, name, base, self.ctx.platform)  # atlantis.yaml: every service's projects
         title = cs.title or f"LaunchPad: {job.kind} {job.service} ({', '.join(job.environments)})"
         body = pull_request_body(cs) + (f"\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
                                         f"{', '.join(job.environments)}), requested by {job.requester}.\n")

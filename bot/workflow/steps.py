@@ -5,6 +5,10 @@ the first PR is opened (so the approver reviews a real pull request, and nothing
 decision); the last infra merge is followed by "bind" (platform values such as security group ids,
 which only exist once the infra change is applied); "notify" records the outcome. Delete: the change
 sets in `plan_delete`'s order, each PR waiting for the previous one to merge, no bind.
+
+Every infra PR is followed through its pipeline: "wait_plan" after it opens (before the approval gates,
+so the approver sees the plan) and "wait_apply" after it merges (so the next PR, and bind, start only
+once the infra change is applied or destroyed; see `pipeline.py`).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class StepKind(StrEnum):
     APPROVAL = "approval"
     NOTIFY = "notify"
     EXTEND = "extend"
+    WAIT_PLAN = "wait_plan"
+    WAIT_APPLY = "wait_apply"
 
 
 class StepPlan(BaseModel):
@@ -67,12 +73,19 @@ def layout(kind: RequestKind, changesets: list[ChangeSet], gates: list[Gate]) ->
     for i, (cs, n) in enumerate(numbered(changesets)):
         suffix = f" #{n + 1}" if sum(1 for c in changesets if c.repo == cs.repo) > 1 else ""
         envs = f" ({', '.join(cs.environments)})" if cs.environments else ""
+        infra = cs.repo == INFRA_REPO
         steps.append(StepPlan(kind=StepKind.OPEN_PR, repo=cs.repo, repo_index=n,
                               title=_cut(f"Open PR{suffix} in {cs.repo}{envs}")))
+        if infra:
+            steps.append(StepPlan(kind=StepKind.WAIT_PLAN, repo=cs.repo, repo_index=n,
+                                  title=f"Plan the {cs.repo} PR{suffix} (per-unit summary)"))
         steps += gate_steps
         gate_steps = []
         steps.append(StepPlan(kind=StepKind.WAIT_MERGE, repo=cs.repo, repo_index=n,
                               title=f"Wait for the {cs.repo} PR{suffix} to merge"))
+        if infra:
+            steps.append(StepPlan(kind=StepKind.WAIT_APPLY, repo=cs.repo, repo_index=n,
+                                  title=f"Apply the {cs.repo} PR{suffix} (destroy removed units, apply the rest)"))
         if binds and i == last_infra:
             steps.append(_bind())
     steps.append(StepPlan(kind=StepKind.NOTIFY, title="Record the result and notify the requester"))
