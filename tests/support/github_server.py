@@ -68,6 +68,7 @@ class Call:
     operation: str = ""
     fields: tuple[str, ...] = ()
     repos: tuple[str, ...] = ()
+    document: str = ""  # GraphQL: the query text as sent (checked against GitHub's schema in a test)
 
     @property
     def is_write(self) -> bool:
@@ -512,6 +513,7 @@ class GitHubServer:
             operation = github_graphql.describe(body)
             call.kind, call.operation, call.fields, call.repos = (operation.kind, operation.name, operation.fields,
                                                                   operation.repos)
+            call.document = str((_json(body) or {}).get("query", "")) if body else ""
         else:
             m = re.match(r"/repos/([^/]+/[^/]+)", path)
             call.repos = (m.group(1),) if m else ()
