@@ -163,3 +163,28 @@ def test_the_command_line_applies_and_reports(repo: Repo, terragrunt: StandIn, t
     assert ip.main(["verdict", "--results", str(results)]) == 1
     assert ip.main(["units", "--repo", str(repo.path), "--base", first, "--head", second]) == 0
     assert capsys.readouterr().out.endswith(f"change {UNIT}/s3\n")
+
+
+def test_launchpad_infra_apply_and_plan(repo: Repo, terragrunt: StandIn, tmp_path: Path,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    first = repo.commit(STACK)
+    assert main(["infra", "apply", str(repo.path), "", first, "--json", str(tmp_path / "r.json")]) == 0
+    out = capsys.readouterr().out
+    assert "apply: 5 unit(s), +6 ~0 -0" in out and "ok       " in out
+    second = repo.commit({}, deletes=(f"{UNIT}/s3/terragrunt.hcl",))
+    assert main(["infra", "plan", str(repo.path), first, second]) == 0
+    assert f"{UNIT}/s3 (plan-destroy): +0 ~0 -1" in capsys.readouterr().out
+    terragrunt.fail("/s3", "destroy")
+    assert main(["infra", "apply", str(repo.path), first, second]) == 1
+    assert "destroy 111111111111/eu-west-1/devel/svc/s3 failed" in capsys.readouterr().err
+
+
+def test_launchpad_infra_without_terragrunt_says_so(repo: Repo, no_terragrunt: None,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    first = repo.commit(STACK)
+    assert main(["infra", "apply", str(repo.path), "", first]) == 3
+    assert capsys.readouterr().err.startswith("skipped: terragrunt is not installed; nothing was applied")
