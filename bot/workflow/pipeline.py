@@ -80,13 +80,26 @@ def follow(actions: Actions, job: StepJob, now: datetime) -> Outcome:
     assert job.repo is not None and job.forge_key is not None
     name = _repository(actions, job)
     forge = actions.forges.forge_for(name, job.environments)
-    change = forge.get_change(name, job.forge_key)
-    if change is None:
-        raise PermanentError(f"PR #{job.opened_pr} in {job.repo} ({name}) is gone; retry the request to open it again")
-    if change.no_op:
-        return _done(detail=f"Nothing to {verb}: {job.repo} already had this content")
+    # wait_apply follows a merge commit, which never changes: later looks skip the pull-request lookup
+    # (wait_plan looks again every time: someone may push to the branch while its plan runs)
+    pr = None if planning else job.result.get("pr")
+    if isinstance(pr, dict):
+        change = Change.model_validate(pr)
+    else:
+        found = forge.get_change(name, job.forge_key)
+        if found is None:
+            raise PermanentError(f"PR #{job.opened_pr} in {job.repo} ({name}) is gone; retry the request to open "
+                                 "it again")
+        if found.no_op:
+            return _done(detail=f"Nothing to {verb}: {job.repo} already had this content")
+        change = found
     follow_one = _plan if planning else _apply
-    return follow_one(actions, job, now, forge, name, change)
+    outcome = follow_one(actions, job, now, forge, name, change)
+    if outcome.result is not None and not planning and not isinstance(pr, dict):
+        outcome.result["pr"] = change.model_dump(mode="json", include={"repo", "key", "branch", "number", "url",
+                                                                        "state", "head_sha", "base_branch",
+                                                                        "merge_sha"})
+    return outcome
 
 
 def _repository(actions: Actions, job: StepJob) -> str:

@@ -34,8 +34,8 @@ class World:
         for _ in range(30):
             drain(self.services)
             info: RequestInfo = self.wf.get_request(request_id)
-            if info.state.finished or info.state == State.WAITING and any(
-                    s.kind == "approval" and s.state == State.WAITING for s in info.steps):
+            if info.state.finished or (info.state == State.WAITING and any(
+                    s.kind == "approval" and s.state == State.WAITING for s in info.steps)):
                 return info
             self.clock.advance(minutes=10)
         return info
