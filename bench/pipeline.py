@@ -7,7 +7,8 @@ server's Actions model runs each plan and each apply for `RUN_MINUTES` simulated
 over HTTP, on a simulated clock, with LaunchPad's default polling (20 s, backing off 1.5x to 5 minutes) and
 conditional requests (a 304 costs no rate limit). Each request is merged as soon as its plan is reported.
 Counted per followed request: every call, and the calls GitHub charges (REST and GraphQL have separate
-budgets of 5,000 an hour for an installation). The baseline polls every 15 s without ETags.
+budgets of 5,000 an hour for an installation); the steps take the PR's head and merge commits from what
+`open_pr` and `wait_merge` recorded, as in the workflow. The baseline polls every 15 s without ETags.
 `python -m bench.pipeline [N]` prints one line per figure and writes bench/results/pipeline.json.
 """
 
@@ -23,7 +24,7 @@ from typing import Any
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import PlaceholderBindings
 from bot.workflow.execute import Actions, Done, StepJob
-from bot.workflow.pipeline import PipelineFollowing, default_poll, follow
+from bot.workflow.pipeline import PipelineFollowing, commits, default_poll, follow
 from bot.workflow.steps import StepKind
 from provisioners import infra_ci, terragrunt
 from provisioners.blueprint import BlueprintRegistry
@@ -75,7 +76,8 @@ def run(requests: int = 50, *, api: str = "graphql", write: bool = True) -> dict
             jobs[i] = StepJob(request_id=i, kind=RequestKind.CREATE, service=parsed.name, environments=["devel"],
                               requester="U0DEV", spec=spec, previous_spec=None, bindings=None,
                               step_kind=StepKind.WAIT_PLAN, repo="infra", repo_index=0,
-                              forge_key=f"{i}-infra-1", title="wait", attempts=0, opened_pr=change.number)
+                              forge_key=f"{i}-infra-1", title="wait", attempts=0, opened_pr=change.number,
+                              pr=commits(change))  # what open_pr recorded
             due[i] = now
         server.reset_calls()
         finished: dict[int, datetime] = {}
@@ -87,9 +89,9 @@ def run(requests: int = 50, *, api: str = "graphql", write: bool = True) -> dict
                 outcome = follow(actions, job, now)
                 result = dict(outcome.result or {})
                 if isinstance(outcome, Done) and job.step_kind == StepKind.WAIT_PLAN:
-                    server.merge_pull(REPO, int(job.opened_pr or 0))  # the reviewer merges once the plan is in
+                    merge_sha = server.merge_pull(REPO, int(job.opened_pr or 0))  # merged once the plan is in
                     jobs[i] = StepJob(**{**job.__dict__, "step_kind": StepKind.WAIT_APPLY, "attempts": 0,
-                                         "result": {}})
+                                         "result": {}, "pr": {**job.pr, "merge_sha": merge_sha}})
                     due[i] = now
                 elif isinstance(outcome, Done):
                     finished[i] = now

@@ -102,13 +102,20 @@ class Engine:
                     m.Step.request_id == req.id, m.Step.kind == StepKind.OPEN_PR, m.Step.repo == step.repo,
                     m.Step.repo_index == step.repo_index))
                 opened = opener.pr_number if opener is not None else None
+            pr: dict[str, Any] = {}
+            if step.kind in (StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):  # the commit its sibling step saw
+                sibling = StepKind.OPEN_PR if step.kind == StepKind.WAIT_PLAN else StepKind.WAIT_MERGE
+                seen = s.scalar(select(m.Step.result).where(
+                    m.Step.request_id == req.id, m.Step.kind == sibling, m.Step.repo == step.repo,
+                    m.Step.repo_index == step.repo_index))
+                pr = dict(seen or {})
             rows = bulk.step_rows(s, req) if req.kind == RequestKind.BULK and step.kind == StepKind.OPEN_PR else []
             job = StepJob(request_id=req.id, kind=RequestKind(req.kind), service=req.service,
                           environments=list(req.environments), requester=req.requester, spec=dict(req.spec or {}),
                           previous_spec=req.previous_spec, bindings=req.bindings, step_kind=StepKind(step.kind),
                           repo=step.repo, repo_index=step.repo_index, forge_key=step.forge_key, title=step.title,
                           attempts=step.attempts, opened_pr=opened, params=dict(req.params or {}), services=rows,
-                          result=dict(step.result or {}))
+                          result=dict(step.result or {}), pr=pr)
         return claim, job
 
     def run(self, claim: lease.Claim, job: StepJob) -> None:

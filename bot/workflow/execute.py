@@ -17,7 +17,7 @@ from bot.workflow import bulk
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
 from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
-from bot.workflow.pipeline import PipelineFollowing, follow, shared_files
+from bot.workflow.pipeline import PipelineFollowing, commits, follow, shared_files
 from bot.workflow.policy import Gate
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
@@ -71,6 +71,7 @@ class StepJob:
     params: dict[str, Any] = field(default_factory=dict)  # the request's params (bulk: selector, change, ...)
     services: list[dict[str, Any]] = field(default_factory=list)  # bulk open_pr: the services' recorded rows
     result: dict[str, Any] = field(default_factory=dict)  # what the step kept from its last run (pipeline steps)
+    pr: dict[str, Any] = field(default_factory=dict)  # wait_plan / wait_apply: the commits open_pr / wait_merge saw
 
 
 @dataclass
@@ -120,7 +121,7 @@ class Actions:
             return Done(detail=f"{job.repo} already has this content; no PR needed")
         verb = "Opened" if change.wrote else "Found"
         return Done(detail=f"{verb} PR #{change.number} in {job.repo}: {change.url}", pr_url=change.url,
-                    pr_number=change.number)
+                    pr_number=change.number, result=commits(change))
 
     def wait_merge(self, job: StepJob, now: datetime) -> Outcome:
         assert job.repo is not None and job.forge_key is not None
@@ -136,14 +137,16 @@ class Actions:
         if change is None:
             raise PermanentError(f"{pr} ({name}) is gone; retry the request to open it again")
         if change.state == ChangeState.MERGED:
-            return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None)
+            return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None,
+                        result=commits(change))
         if change.state == ChangeState.CLOSED:
             raise PermanentError(f"{pr} was closed without merging; reopen and merge it, then retry the "
                                  f"request (launchpad retry {job.request_id}), or cancel the request")
         merge = getattr(forge, "merge_change", None)
         if self.auto_merge and callable(merge):
-            merge(name, job.forge_key)
-            return Done(detail=f"Merged {pr} (local forge)", pr_url=change.url, pr_number=change.number)
+            merged = merge(name, job.forge_key)
+            return Done(detail=f"Merged {pr} (local forge)", pr_url=change.url, pr_number=change.number,
+                        result=commits(merged))
         return Wait(detail=f"Waiting for {pr} to be merged: {change.url}",
                     until=now + timedelta(seconds=self.merge_poll(job.attempts)))
 

@@ -26,7 +26,7 @@ from provisioners import infra_ci, terragrunt
 from provisioners import infra_pipeline as ip
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
-from provisioners.forge.base import Change, Forge
+from provisioners.forge.base import Change, ChangeState, Forge, branch_for
 from provisioners.platform import PlatformConfig
 
 if TYPE_CHECKING:
@@ -80,26 +80,41 @@ def follow(actions: Actions, job: StepJob, now: datetime) -> Outcome:
     assert job.repo is not None and job.forge_key is not None
     name = _repository(actions, job)
     forge = actions.forges.forge_for(name, job.environments)
-    # wait_apply follows a merge commit, which never changes: later looks skip the pull-request lookup
-    # (wait_plan looks again every time: someone may push to the branch while its plan runs)
-    pr = None if planning else job.result.get("pr")
-    if isinstance(pr, dict):
-        change = Change.model_validate(pr)
+    # the commit open_pr (head) or wait_merge (merge) saw: no pull-request lookup needed
+    seen = str(job.pr.get("head_sha" if planning else "merge_sha") or "")
+    if seen:
+        change = Change(repo=name, key=job.forge_key, branch=branch_for(job.forge_key), number=job.opened_pr,
+                        url=str(job.pr.get("url") or ""), state=ChangeState.OPEN if planning else ChangeState.MERGED,
+                        head_sha=str(job.pr.get("head_sha") or seen), merge_sha=job.pr.get("merge_sha"))
     else:
-        found = forge.get_change(name, job.forge_key)
-        if found is None:
-            raise PermanentError(f"PR #{job.opened_pr} in {job.repo} ({name}) is gone; retry the request to open "
-                                 "it again")
-        if found.no_op:
+        change = _lookup(forge, name, job)
+        if change.no_op:
             return _done(detail=f"Nothing to {verb}: {job.repo} already had this content")
-        change = found
     follow_one = _plan if planning else _apply
-    outcome = follow_one(actions, job, now, forge, name, change)
-    if outcome.result is not None and not planning and not isinstance(pr, dict):
-        outcome.result["pr"] = change.model_dump(mode="json", include={"repo", "key", "branch", "number", "url",
-                                                                        "state", "head_sha", "base_branch",
-                                                                        "merge_sha"})
-    return outcome
+    return follow_one(actions, job, now, forge, name, change)
+
+
+def _moved(forge: Forge, name: str, job: StepJob, change: Change, now: datetime, result: dict[str, Any],
+           actions: Actions) -> Change | None:
+    """The pull request's new head when its branch moved since open_pr (checked once the wait grows long)."""
+    since = datetime.fromisoformat(result["since"]) if result.get("since") else now
+    if now - since < actions.pipeline.start_timeout / 3:
+        return None
+    actual = _lookup(forge, name, job)
+    return actual if actual.head_sha != change.head_sha else None
+
+
+def _lookup(forge: Forge, name: str, job: StepJob) -> Change:
+    assert job.forge_key is not None
+    found = forge.get_change(name, job.forge_key)
+    if found is None:
+        raise PermanentError(f"PR #{job.opened_pr} in {job.repo} ({name}) is gone; retry the request to open it again")
+    return found
+
+
+def commits(change: Change) -> dict[str, Any]:
+    """What open_pr and wait_merge keep for the pipeline steps (so they need not look the PR up)."""
+    return {"head_sha": change.head_sha, "merge_sha": change.merge_sha, "url": change.url}
 
 
 def _repository(actions: Actions, job: StepJob) -> str:
@@ -121,6 +136,9 @@ def _plan(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: str
     result = dict(job.result)
     checks = [c for c in forge.checks(name, sha) if c.name.startswith(ip.JOB_PREFIX)]
     if not checks:
+        moved = _moved(forge, name, job, change, now, result, actions)
+        if moved is not None:  # someone pushed to the branch: follow its new head
+            return _plan(actions, job, now, forge, name, moved)
         return _not_started(actions, job, now, result, f"no plan has started for {pr} (commit {sha[:12]})",
                             ip.PLAN_WORKFLOW)
     running = [c for c in checks if c.status != "completed"]
@@ -130,6 +148,9 @@ def _plan(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: str
     report = ip.report_in(forge.find_comment(name, change.number, ip.PLAN_MARKER) or "")
     broken = [c for c in checks if c.conclusion not in ("success", "skipped", "neutral")]
     if report is None or (report.head and report.head != sha):
+        moved = _lookup(forge, name, job) if report is not None else None
+        if moved is not None and moved.head_sha != sha:
+            return _plan(actions, job, now, forge, name, moved)
         if broken:
             raise PipelineFailed(f"The plan of {pr} failed before it reported: "
                                  + "; ".join(f"{c.name} ({c.conclusion}) {c.url}" for c in broken)

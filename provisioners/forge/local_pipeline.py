@@ -111,7 +111,7 @@ class LocalPipeline:
             return None  # no pipeline in this repository
         removed_only = self.forge.read_file(repo, "atlantis.yaml", head) is not None
         log = io.StringIO()
-        if shutil.which(self.terragrunt, path=os.environ.get("PATH")) is None:
+        if shutil.which(self.terragrunt) is None:
             report = infra_pipeline.Report(mode=mode, base=base, head=head, skipped=NOT_INSTALLED)
             conclusion, detail = "skipped", NOT_INSTALLED
             log.write(f"skipped: {NOT_INSTALLED}\n")

@@ -13,9 +13,11 @@ from typing import Any
 import pytest
 
 from bot.services import Services
+from bot.store.database import Store
 from bot.workflow.api import ApprovalInfo, RequestInfo, State
 from bot.workflow.clock import ManualClock
 from provisioners.forge.local import LocalForge
+from tests.support.postgres import schema_url
 from tests.support.terragrunt_standin import StandIn
 from tests.workflow.support import ALICE, SRE, CountingForge, Recorder, build, drain, spec
 
@@ -45,11 +47,23 @@ class World:
 
 
 @pytest.fixture
-def world(tmp_path: Path, terragrunt: StandIn) -> Iterator[World]:
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """SQLite, unless a test asks for PostgreSQL too (indirect parametrisation)."""
+    if getattr(request, "param", "sqlite") == "postgres":
+        with schema_url("lp_infra") as url:
+            store = Store(url)
+            store.upgrade()
+            store.dispose()
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path / 'lp.db'}"
+
+
+@pytest.fixture
+def world(tmp_path: Path, terragrunt: StandIn, database: str) -> Iterator[World]:
     clock, recorder = ManualClock(), Recorder()
     forge = LocalForge(tmp_path / "repos")
-    services = build(tmp_path, f"sqlite:///{tmp_path / 'lp.db'}", clock=clock, forge=CountingForge(forge),
-                     notifier=recorder)
+    services = build(tmp_path, database, clock=clock, forge=CountingForge(forge), notifier=recorder)
     yield World(services, forge, clock, recorder)
     services.close()
 
@@ -130,18 +144,18 @@ def test_a_failing_unit_reaches_the_thread_and_retry_reruns_only_what_failed(wor
     assert set(rerun) == set(terragrunt.state()) - applied_first  # nothing that succeeded is applied again
 
 
+@pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)  # the inserted step moves positions
 def test_a_plan_that_replaces_stops_a_create_for_an_sre(world: World, terragrunt: StandIn) -> None:
-    first = world.run(world.wf.submit_create(spec("svc"), ALICE).id)
-    assert first.state == State.SUCCEEDED
     terragrunt.replace("/devel/svc/security-group")
-    stopped = world.run(world.wf.submit_create(spec("svc", description="new words in the tags"), ALICE).id)
-    assert stopped.state == State.WAITING
+    stopped = world.run(world.wf.submit_create(spec("svc"), ALICE).id)
+    assert stopped.state == State.WAITING and stopped.kind == "create"
     gate = next(s for s in stopped.steps if s.kind == "approval" and s.state == State.WAITING)
     assert "replaces" in gate.title and "aws_security_group.this" in gate.title
     [approval] = [a for k, a in world.recorder.events if k == "approval_needed"]
     assert isinstance(approval, ApprovalInfo)
     assert any("security-group (plan): +1 ~0 -1; replaces aws_security_group.this" in line for line in approval.plan)
-    world.wf.decide(stopped.id, gate.id, SRE, True, "expected: new description")
+    assert not any(s.kind == "wait_merge" and s.state == State.SUCCEEDED for s in stopped.steps)  # nothing merged
+    world.wf.decide(stopped.id, gate.id, SRE, True, "expected: it takes over the old group")
     assert world.run(stopped.id).state == State.SUCCEEDED
 
 

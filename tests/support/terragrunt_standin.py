@@ -77,11 +77,11 @@ def failing(verb):
 def actions(destroying):
     if destroying:
         return [(r, ["delete"]) for r in state.get(unit, {}).get("resources", [])]
+    if any(p in unit for p in control.get("replace", [])):  # e.g. a name taken by something to be replaced
+        return [(resources[0], ["delete", "create"])] + [(r, ["no-op"] if unit in state else ["create"])
+                                                         for r in resources[1:]]
     if unit not in state:
         return [(r, ["create"]) for r in resources]
-    replace = any(p in unit for p in control.get("replace", []))
-    if replace:
-        return [(resources[0], ["delete", "create"])] + [(r, ["no-op"]) for r in resources[1:]]
     if state[unit]["hash"] != digest:
         return [(resources[0], ["update"])] + [(r, ["no-op"]) for r in resources[1:]]
     return [(r, ["no-op"]) for r in resources]
