@@ -66,13 +66,23 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
 
     from bot.app import build_app, build_client
     from bot.metrics import MeteredWsgi, instrument_services
-    from bot.services import build_services
+    from bot.services import CredentialsError, build_services, startup_problems
     from bot.slack.notifier import SlackNotifier
     from bot.slack.web import HttpServer
 
     client = build_client(settings)
     notifier = SlackNotifier(client, settings)
-    services = build_services(settings, notifier=notifier)
+    try:
+        services = build_services(settings, notifier=notifier)
+        problems = startup_problems(services)
+    except CredentialsError as err:
+        problems = err.problems
+    else:
+        if problems:
+            services.close()
+    if problems:
+        print("\n".join(f"launchpad serve: {line}" for line in problems), file=sys.stderr)
+        return 2
     app = build_app(settings, services, client=client, notifier=notifier)
     metrics = instrument_services(services)
     wsgi = MeteredWsgi(app if args.http else None, metrics, ready=lambda: database_problem(services))
