@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.commands import aws as aws_commands
 from bot.commands import bulk as bulk_commands
 from bot.commands import config as config_commands
+from bot.commands import infra as infra_commands
 from bot.commands import plan as plan_commands
 from bot.commands import requests as request_commands
 from bot.commands import serve as serve_commands
@@ -28,7 +29,8 @@ from bot.config import Settings, mask_url, settings_problems
 from bot.logs import configure_logging, scrub
 from provisioners.errors import LaunchPadError
 
-COMMAND_GROUPS = [plan_commands, config_commands, serve_commands, request_commands, aws_commands, bulk_commands]
+COMMAND_GROUPS = [plan_commands, config_commands, serve_commands, request_commands, aws_commands, bulk_commands,
+                  infra_commands]
 DIST = "launchpad-chatops"
 log = logging.getLogger(__name__)
 

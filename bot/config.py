@@ -16,7 +16,7 @@ from pydantic import AliasChoices, BaseModel, Field, SecretStr, ValidationError,
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from provisioners.keys import FORBID, closest, problems_of
-from provisioners.platform import PlatformConfig
+from provisioners.platform import EnvironmentTarget, PlatformConfig, Team
 
 
 class GitHubCredential(BaseModel):
@@ -35,6 +35,15 @@ class GitHubCredential(BaseModel):
         if self.token is None and not all(v is not None for v in app):
             raise ValueError("a GitHub credential needs a token, or app_id + private_key + installation_id")
         return self
+
+
+class ArgoCdEndpoint(BaseModel):
+    """An Argo CD API server and a read-only token for it (an account with `applications, get` only)."""
+
+    url: str = Field(description="API server, e.g. https://argocd.devel.example.com")
+    token: SecretStr = Field(description="API token of a read-only Argo CD account")
+    ui_url: str = Field(default="", description="base of the links in threads; default: url")
+    ca_bundle: str = Field(default="", description="PEM file of the CA that signed the server's certificate")
 
 
 class Settings(BaseSettings):
@@ -106,6 +115,33 @@ class Settings(BaseSettings):
         description="an expired temporary environment whose automatic teardown was cancelled or denied: the owner "
                     "is reminded at once and the teardown is opened again this long after it ended")
     auto_merge_local: bool = Field(default=True, description="local forge only: merge PRs as the demo proceeds")
+    infra_pipeline_start_timeout_minutes: int = Field(
+        default=15, description="wait_plan/wait_apply give up, saying the pipeline is missing or disabled, when no "
+                                "run has started for the commit this long")
+    infra_pipeline_poll_seconds: float = Field(
+        default=20.0, description="first look at a running pipeline after this; each later look waits 1.5x "
+                                  "longer, up to infra_pipeline_poll_max_seconds (see docs/pipeline.md)")
+    infra_pipeline_poll_max_seconds: float = Field(default=300.0, description="longest wait between two looks")
+
+    # --- following deployments (Argo CD) -------------------------------------------------------
+    argocd: dict[str, ArgoCdEndpoint] = Field(
+        default_factory=dict,
+        description="per environment name (or 'default'), like github_credentials: e.g. "
+                    "LAUNCHPAD_ARGOCD__PROD__URL and LAUNCHPAD_ARGOCD__PROD__TOKEN; temporary environments use "
+                    "their base environment's; none: deploy steps say 'skipped: Argo CD not configured'")
+    argocd_timeout_seconds: float = Field(default=10.0, description="one Argo CD API call")
+    argocd_max_retries: int = Field(default=3, description="retries of one Argo CD call on 5xx, 429 and timeouts")
+    deploy_timeout_seconds: int = Field(default=900, description="wait_deploy fails when a deployment is not "
+                                                                 "Synced, Healthy (and live) this long after it began")
+    prune_timeout_seconds: int = Field(default=900, description="wait_prune fails (and no infrastructure is "
+                                                                "destroyed) when an Application is not gone by then")
+    deploy_poll_seconds: float = Field(default=10.0, description="first poll interval of wait_deploy/wait_prune; "
+                                                                 "it doubles per poll")
+    deploy_poll_max_seconds: float = Field(default=60.0, description="longest poll interval")
+    deploy_probe: bool = Field(default=True, description="after Healthy, GET https://<domain><path> of web services")
+    deploy_probe_path: str = Field(default="", description="path the probe requests; default: the service's "
+                                                           "health check path")
+    deploy_probe_timeout_seconds: float = 5.0
 
     # --- AWS ---------------------------------------------------------------------------------
     aws_region: str = "eu-west-1"
@@ -243,4 +279,10 @@ def reference_markdown() -> str:
         default = field.get_default(call_default_factory=True)
         shown = "(structured; see example)" if isinstance(default, dict | list | BaseModel) else f"`{default}`"
         lines.append(f"| `platform.{name}` | {shown} | {field.description or ''} |")
+    for prefix, model in (("platform.teams.<team>", Team), ("platform.environments.<env>", EnvironmentTarget)):
+        lines += ["", f"#### `{prefix}`", "", "| key | default | what it does |", "|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            shown = "required" if field.is_required() else ("empty" if default in ([], "") else f"`{default}`")
+            lines.append(f"| `{name}` | {shown} | {field.description or ''} |")
     return "\n".join(lines) + "\n"

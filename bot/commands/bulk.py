@@ -1,9 +1,10 @@
-"""`launchpad bulk`: pin a module version, the chart revision or a sidecar image on every service a selector
-matches, as one request with one pull request per repository (SRE only).
+"""`launchpad bulk`: pin a module version, the chart revision, a sidecar image or a GitHub Action on every
+service a selector matches, as one request with one pull request per repository (SRE only).
 
     launchpad bulk --team search --chart-revision v1.1.0 --dry-run
     launchpad bulk --env prod --module rds=7.3.0 --wait
     launchpad bulk --blueprint web-service --sidecar-image filebeat=docker.elastic.co/beats/filebeat:8.15.0
+    launchpad bulk --all --action checkout=v4.2.2@11bd71901bbe5b1630ceea73d27597364c9af683
 
 The argument syntax is shared with `/launchpad bulk` in Slack (`bot.workflow.arguments.parse_bulk`).
 Handlers parse, call `WorkflowService.preview_bulk` / `submit_bulk`, and print; the workflow decides
@@ -54,7 +55,8 @@ def preview_lines(preview: BulkPreview, *, files: int = SHOWN_FILES) -> list[str
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bulk", help="pin a module version, chart revision or sidecar image on many services (SRE)",
+    p = sub.add_parser("bulk", help="pin a module version, chart revision, sidecar image or action on many services "
+                                    "(SRE)",
                        description=__doc__.splitlines()[0] if __doc__ else None)
     add_arguments(p)
     add_as_sre(p)

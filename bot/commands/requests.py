@@ -1,4 +1,4 @@
-"""`launchpad new|status|list|retry|delete|extend|approve|deny|cancel|audit|worker|db|demo`: the workflow
+"""`launchpad new|status|list|retry|delete|extend|promote|approve|deny|cancel|audit|worker|db|demo`: the workflow
 from a terminal, mirroring the Slack commands.
 
 Handlers parse arguments, build the CLI actor (`cli:<login>`, the operating-system login; SRE only when
@@ -62,8 +62,8 @@ def register(sub: Any) -> None:
     p.add_argument("spec", type=Path, help="service spec YAML (see examples/)")
     p.set_defaults(func=_handler(cmd_new))
 
-    p = sub.add_parser("status", help="show a request and its steps")
-    p.add_argument("id", type=int)
+    p = sub.add_parser("status", help="show a request and its steps, or which image runs where in a service")
+    p.add_argument("id", metavar="ID|SERVICE", help="request number, or service name")
     p.set_defaults(func=_handler(cmd_status))
 
     p = sub.add_parser("list", parents=[actor], help="services and recent requests")
@@ -89,6 +89,12 @@ def register(sub: Any) -> None:
     # `-5h` is a (negative) duration, not an option: parse_duration then says why it is refused
     p._negative_number_matcher = re.compile(r"^-[0-9]+[a-z]*$")
     p.set_defaults(func=_handler(cmd_extend))
+
+    p = sub.add_parser("promote", parents=[actor, wait],
+                       help="copy the image that is Healthy in the previous environment to ENV (a values PR)")
+    p.add_argument("service")
+    p.add_argument("env", help="target environment, e.g. alpha or prod (platform.environment_order)")
+    p.set_defaults(func=_handler(cmd_promote))
 
     p = sub.add_parser("approve", parents=[actor, wait], help="approve a request's waiting approval step")
     p.add_argument("id", type=int)
@@ -148,8 +154,29 @@ def cmd_new(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     with _services(settings, out, quiet=True) as services:
-        _print_request(services.workflow.get_request(args.id), out)
+        wf = services.workflow
+        if args.id.lstrip("#").isdigit():
+            _print_request(wf.get_request(int(args.id.lstrip("#"))), out)
+            return 0
+        svc = wf.get_service(args.id)
+        print(f"{svc.name} (team {svc.team}, {svc.blueprint}) owned by {svc.owner}: {_envs(svc.environments)}",
+              file=out)
+        print("Images (values repository, and Argo CD where configured):", file=out)
+        for img in wf.running_images(svc.name):
+            declared = f"  (values file: {img.declared})" if img.declared and img.declared != img.image else ""
+            link = f"  {img.link}" if img.link else ""
+            print(f"  {img.environment:<10} {img.image or '-'}  {img.state}{declared}{link}", file=out)
+        for p in wf.promotions(svc.name)[:5]:
+            print(f"  promoted #{p.request_id} {p.source} -> {p.target} {p.image} ({p.state.value}, by "
+                  f"{p.requested_by})", file=out)
     return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with _services(settings, out) as services:
+        info = services.workflow.submit_promote(args.service, args.env, cli_actor(args, settings))
+        _print_request(info, out)
+        return _after_submit(args, services, info, out)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -367,6 +394,8 @@ class PrintingNotifier:
     def approval_needed(self, approval: ApprovalInfo) -> None:
         print(f"  #{approval.request.id} step {approval.step.position + 1} [wait] needs approval by "
               f"{approval.step.approver_group}: {'; '.join(approval.reasons)}", file=self.out, flush=True)
+        for line in approval.plan:
+            print(f"      plan: {line}", file=self.out, flush=True)
 
     def request_finished(self, request: RequestInfo) -> None:
         print(f"  #{request.id} {request.state.value}" + (f": {request.error}" if request.error else ""),

@@ -31,7 +31,16 @@ from bot.slack.blocks import (
     truncate,
     user_ref,
 )
-from bot.workflow.api import ApprovalInfo, EnvironmentInfo, RequestInfo, RequestKind, ServiceInfo, State, StepInfo
+from bot.workflow.api import (
+    ApprovalInfo,
+    EnvironmentImage,
+    EnvironmentInfo,
+    RequestInfo,
+    RequestKind,
+    ServiceInfo,
+    State,
+    StepInfo,
+)
 
 Message = dict[str, Any]
 
@@ -41,6 +50,7 @@ KIND_VERB = {
     RequestKind.DELETE: "Delete",
     RequestKind.EXTEND: "Extend",
     RequestKind.BULK: "Bulk change",
+    RequestKind.PROMOTE: "Promote",
 }
 ERROR_SHOWN = 1500
 
@@ -156,8 +166,9 @@ def step_reply(request: RequestInfo, step: StepInfo, text: str) -> Message:
         if step.error and step.error not in text:
             blocks.append(section(f"`{escape(truncate(step.error, ERROR_SHOWN))}`"))
         if not request.denied:
+            label = "Retry apply" if step.kind == "wait_apply" else "Retry"  # re-runs the failed jobs of the run
             blocks.append(actions(f"retry:{request.id}:{step.id}",
-                                  button("Retry", ids.RETRY, str(request.id), style="primary")))
+                                  button(label, ids.RETRY, str(request.id), style="primary")))
     return _message(f"#{request.id} step {step.number}: {text}", blocks)
 
 
@@ -170,8 +181,11 @@ def approval_message(approval: ApprovalInfo) -> Message:
              f"*{escape(step.title)}*", f"Why: {reasons}", f"Requested by {user_ref(request.requester)}"]
     if prs:
         lines.append("Review: " + ", ".join(prs))
+    if approval.plan:  # the infra plan's per-unit summary (wait_plan), so the decision sees what changes
+        shown = approval.plan[:15] + ([f"… {len(approval.plan) - 15} more"] if len(approval.plan) > 15 else [])
+        lines.append("Plan:\n" + "\n".join(f"• `{escape(truncate(line, 180))}`" for line in shown))
     blocks: list[Block] = [
-        section("\n".join(lines)),
+        section(truncate("\n".join(lines), MAX_SECTION_TEXT)),
         actions(ids.approval_block_id(request.id, step.id),
                 button("Approve", ids.APPROVE, ids.approval_value(request.id, step.id), style="primary"),
                 button("Deny", ids.DENY, ids.approval_value(request.id, step.id), style="danger")),
@@ -243,6 +257,8 @@ HELP_LINES = [
     ("retry <request-id>", "resume a failed request from its failed step (owner or SRE)"),
     ("delete <service> [env ...]", "decommission a service or some of its environments (owner or SRE)"),
     ("extend <service> <tmp-env> <hours|Nh|Nd>", "keep a temporary environment longer"),
+    ("promote <service> <env>", "copy the image that is Healthy in the previous environment to <env> (a reviewed "
+                                "PR; prod: the SRE group approves)"),
     ("lookup <domain>", "what is behind a domain, and which team owns it"),
     ("password [user]", "reset your AWS console password (SRE: someone else's); shown once, only to you"),
     ("bulk --team T --chart-revision V [--apply]", "SRE: one change to every matching service (dry run first)"),
@@ -284,7 +300,31 @@ def service_line(service: ServiceInfo) -> str:
     envs = ", ".join(environment_text(e) for e in service.environments) or "no environments"
     prs = ", ".join(f"<{url}|PR>" for url in service.pr_urls[-5:])
     line = f"*{escape(service.name)}* · {escape(service.team)} · {escape(service.blueprint)}\n{envs}"
+    if service.images:
+        line += "\nRunning: " + " · ".join(f"{escape(i.environment)} `{escape(short_image(i.image))}`"
+                                           for i in service.images)
     return f"{line}\n{prs}" if prs else line
+
+
+def short_image(image: str) -> str:
+    """`registry/team/app:tag@sha256:…` -> `app:tag@sha256:1234567` (the part people compare)."""
+    name = image.rsplit("/", 1)[-1]
+    ref, _, digest = name.partition("@")
+    return f"{ref}@{digest[:14]}" if digest else ref
+
+
+def images_text(images: list[EnvironmentImage]) -> str:
+    """Which image runs where, one line per environment."""
+    lines = []
+    for i in images:
+        shown = f"`{escape(short_image(i.image))}`" if i.image else "—"
+        line = f"`{escape(i.environment)}` {shown} · {escape(i.state)}"
+        if i.declared and i.declared != i.image:
+            line += f" (values file: `{escape(short_image(i.declared))}`)"
+        if i.link:
+            line += f" · <{i.link}|Argo CD>"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def environment_text(env: EnvironmentInfo) -> str:
@@ -294,7 +334,8 @@ def environment_text(env: EnvironmentInfo) -> str:
     return text
 
 
-def service_message(service: ServiceInfo, requests: list[RequestInfo]) -> Message:
+def service_message(service: ServiceInfo, requests: list[RequestInfo],
+                    images: list[EnvironmentImage] | None = None) -> Message:
     blocks: list[Block] = [
         header(f"{service.name}"),
         fields([("Team", escape(service.team)), ("Blueprint", escape(service.blueprint)),
@@ -303,6 +344,9 @@ def service_message(service: ServiceInfo, requests: list[RequestInfo]) -> Messag
     ]
     if service.description:
         blocks.append(context(escape(truncate(service.description, 500))))
+    shown = images if images is not None else service.images
+    if shown:
+        blocks += [section(c) for c in chunk_lines(["*Which image runs where*", *images_text(shown).splitlines()])]
     if service.pr_urls:
         blocks.append(section("Pull requests: " + ", ".join(f"<{u}|{i + 1}>" for i, u in
                                                             enumerate(service.pr_urls[-20:]))))

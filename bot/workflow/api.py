@@ -24,6 +24,7 @@ class RequestKind(StrEnum):
     DELETE = "delete"
     EXTEND = "extend"
     BULK = "bulk"
+    PROMOTE = "promote"
 
 
 class State(StrEnum):
@@ -122,6 +123,35 @@ class EnvironmentInfo(BaseModel):
     teardown: Teardown | None = None  # set on reminders about an expired environment that is still up
 
 
+class EnvironmentImage(BaseModel):
+    """Which image runs in one environment: as LaunchPad last followed it (App Home), or read live from the
+    values repository and Argo CD (`status SERVICE`)."""
+
+    environment: str
+    image: str = Field(description="repository:tag[@digest]; '' when unknown")
+    state: str = Field(description="e.g. Healthy, live, Degraded, OutOfSync, or 'skipped: Argo CD not configured'")
+    revision: str | None = None
+    seen_at: datetime | None = None
+    request_id: int | None = Field(default=None, description="the request whose follow saw it (stored view)")
+    declared: str | None = Field(default=None, description="live view: the image the values file sets")
+    link: str | None = Field(default=None, description="the Application in the Argo CD UI")
+
+
+class PromotionInfo(BaseModel):
+    """One promotion: what moved from where to where, who asked, and its request's state."""
+
+    request_id: int
+    service: str
+    source: str
+    target: str
+    image: str
+    digest: str | None = None
+    verified: str = Field(default="", description="what was checked upstream, e.g. 'Healthy at 3f2a9c1'")
+    requested_by: str
+    created_at: datetime
+    state: State
+
+
 class ServiceInfo(BaseModel):
     name: str
     team: str
@@ -130,12 +160,15 @@ class ServiceInfo(BaseModel):
     environments: list[EnvironmentInfo]
     pr_urls: list[str] = Field(default_factory=list)
     description: str = ""
+    images: list[EnvironmentImage] = Field(default_factory=list,
+                                           description="which image runs where, as LaunchPad last followed it")
 
 
 class ApprovalInfo(BaseModel):
     request: RequestInfo
     step: StepInfo
     reasons: list[str] = Field(description="why policy asks for approval, e.g. 'prod environment'")
+    plan: list[str] = Field(default_factory=list, description="the infra plan's per-unit summary, when one ran")
 
 
 class NotAllowed(PermanentError):

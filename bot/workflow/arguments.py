@@ -16,7 +16,7 @@ from bot.workflow.api import BulkChange, Selector
 from provisioners.errors import PermanentError
 
 USAGE = ("bulk [--team T] [--blueprint B] [--env E] [--service S]... [--all] "
-         "(--module KEY=VERSION | --chart-revision REV | --sidecar-image NAME=IMAGE)")
+         "(--module KEY=VERSION | --chart-revision REV | --sidecar-image NAME=IMAGE | --action KEY=TAG@SHA)")
 
 
 class BulkUsageError(PermanentError):
@@ -52,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--chart-revision", metavar="REV", help="service chart revision, e.g. v1.1.0")
     what.add_argument("--sidecar-image", metavar="NAME=IMAGE",
                       help="nginx or filebeat image, e.g. filebeat=docker.elastic.co/beats/filebeat:8.15.0")
+    what.add_argument("--action", metavar="KEY=TAG@SHA",
+                      help="GitHub Action pin in the services' CI workflow, by full commit SHA, e.g. "
+                           "checkout=v4.2.2@11bd71901bbe5b1630ceea73d27597364c9af683")
     p.add_argument("--dry-run", action="store_true", help="list what would change; submit nothing")
     p.add_argument("--apply", action="store_true", help="submit right away (Slack shows a dry run unless given)")
 
@@ -77,6 +80,12 @@ def to_bulk_args(args: argparse.Namespace) -> BulkArgs:
             change = BulkChange(kind="module_version", target=key.strip(), value=version.strip())
         elif args.chart_revision:
             change = BulkChange(kind="chart_revision", value=args.chart_revision.strip())
+        elif args.action:
+            key, sep, pin = args.action.partition("=")
+            if not sep:
+                raise BulkUsageError(f"--action {args.action!r} needs KEY=TAG@SHA, e.g. "
+                                     "checkout=v4.2.2@11bd71901bbe5b1630ceea73d27597364c9af683")
+            change = BulkChange(kind="action_pin", target=key.strip(), value=pin.strip())
         else:
             name, sep, image = args.sidecar_image.partition("=")
             if not sep:

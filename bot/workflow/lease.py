@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from bot.store import models as m
 from bot.workflow import records, transitions
 from bot.workflow.api import State
-from bot.workflow.steps import StepKind
+from bot.workflow.steps import POLLING, StepKind
 
 ACTIVE_REQUEST_STATES = (State.PENDING, State.RUNNING, State.WAITING)
 CLAIMABLE_STEP_STATES = (State.PENDING, State.WAITING, State.RUNNING)
@@ -112,10 +112,10 @@ def _take(s: Session, step_id: int, worker: str, now: datetime, lease: timedelta
         if max_attempts is not None and step.reclaims + step.failures >= max_attempts:
             transitions.fail(s, req, step, poisoned(step.reclaims, previous_owner), now, f"worker:{worker}")
             return None
-    elif step.kind != StepKind.WAIT_MERGE or step.attempts == 1:
+    elif step.kind not in POLLING or step.attempts == 1:
         records.audit(s, now, f"worker:{worker}", req.service, "step.started", request_id=req.id, step_id=step.id,
                       to_state=State.RUNNING, detail=f"{step.title} (attempt {step.attempts})")
-    if req.state != State.RUNNING and step.kind != StepKind.WAIT_MERGE:
+    if req.state != State.RUNNING and step.kind not in POLLING:
         records.audit(s, now, f"worker:{worker}", req.service, "request.running", request_id=req.id,
                       from_state=req.state, to_state=State.RUNNING)
         req.state = State.RUNNING

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store import models as m
-from bot.workflow import api
+from bot.workflow import api, deployments
 
 
 def audit(s: Session, at: datetime, actor: str, service: str, action: str, *, request_id: int | None = None,
@@ -41,6 +41,15 @@ def step_info(step: m.Step, approval: m.Approval | None = None) -> api.StepInfo:
     )
 
 
+def plan_before(s: Session, request_id: int, position: int) -> list[str]:
+    """The per-unit summary of the last infra plan before `position` (what an approver should read)."""
+    step = s.scalar(select(m.Step).where(m.Step.request_id == request_id, m.Step.position < position,
+                                         m.Step.kind == "wait_plan", m.Step.state == api.State.SUCCEEDED)
+                    .order_by(m.Step.position.desc()).limit(1))
+    plan = (step.result or {}).get("plan") if step is not None else None
+    return [str(line) for line in plan] if isinstance(plan, list) else []
+
+
 def request_info(s: Session, req: m.Request) -> api.RequestInfo:
     steps = s.scalars(select(m.Step).where(m.Step.request_id == req.id).order_by(m.Step.position)).all()
     approvals = {a.step_id: a for a in s.scalars(select(m.Approval).where(m.Approval.request_id == req.id))}
@@ -62,7 +71,7 @@ def service_info(s: Session, svc: m.Service) -> api.ServiceInfo:
     return api.ServiceInfo(
         name=svc.name, team=svc.team, blueprint=svc.blueprint, owner=svc.owner, description=svc.description,
         environments=[api.EnvironmentInfo(name=e.name, expires_at=e.expires_at, domain=e.domain) for e in envs],
-        pr_urls=[u for u in urls if u],
+        pr_urls=[u for u in urls if u], images=deployments.images(s, svc.name),
     )
 
 

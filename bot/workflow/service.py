@@ -22,19 +22,21 @@ from sqlalchemy.orm import Session
 
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import bulk, locks, names, records, transitions
+from bot.workflow import bulk, deployments, locks, names, promotion, records, transitions
 from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     AuditEvent,
     BulkChange,
     BulkPreview,
+    EnvironmentImage,
     Locked,
     NotAllowed,
     NotFound,
     NothingToChange,
     Notifier,
     NullNotifier,
+    PromotionInfo,
     RequestInfo,
     RequestKind,
     Selector,
@@ -45,6 +47,7 @@ from bot.workflow.changes import load_spec
 from bot.workflow.clock import Clock
 from bot.workflow.engine import Engine
 from bot.workflow.execute import layout_changesets
+from bot.workflow.pipeline import retried
 from bot.workflow.policy import Gate, Policy, facts_for, gates, may_decide
 from bot.workflow.steps import StepKind, StepPlan, extend_layout, forge_key, layout
 from provisioners.bulk import BulkPlan
@@ -120,6 +123,7 @@ class WorkflowService:
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             _refuse_unchanged(s, self._pinned(spec, spec_data, previous, actor), previous, svc)
+            promotion.refuse_owned_changes(spec, previous, self.ctx.platform)
             held = locks.holder_of(s, spec.name, [locks.SERVICE_WIDE,
                                                   *sorted({e.name for e in spec.environments} | set(existing_envs))])
             if held is not None:
@@ -188,6 +192,7 @@ class WorkflowService:
             _refuse_unchanged(s, self._pinned(spec, spec_data, previous, actor).model_copy(update={"owner": owner}),
                               previous, svc)
         spec = self._pinned(spec, spec_data, previous, actor)
+        promotion.refuse_owned_changes(spec, previous, self.ctx.platform)
         spec = spec.model_copy(update={"owner": owner})
         envs = [e.name for e in spec.environments]
         needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
@@ -272,6 +277,57 @@ class WorkflowService:
             records.notify(s, now, "request_finished", request_id=req.id)
             return records.request_info(s, req)
 
+    @audits_refusals("promote")
+    def submit_promote(self, service: str, env: str, actor: Actor) -> RequestInfo:
+        """Promote the image that is Healthy in `env`'s previous environment (platform.environment_order) to
+        `env`: one values PR under the approval policy, followed to Healthy. Unlike the other request methods
+        it reads the values repository and Argo CD before writing (outside any transaction), so a refusal —
+        NotAllowed saying why: not Healthy upstream, already there, first environment — writes nothing."""
+        with self.store.session() as s:
+            svc = self._active_service(s, service)
+            self._authorize(actor, svc.team, svc, f"promote {service}")
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+            recorded = svc.spec
+            promotion.source_of(spec, env, self.ctx)
+            held = locks.holder_of(s, service, [locks.SERVICE_WIDE, env])
+            if held is not None:
+                raise held
+        actions = self.engine.actions
+        params = promotion.candidate(spec, self.ctx, env, actions.forges, actions.deploys.status)
+        now = self.clock.now()
+        with self.store.session() as s:
+            svc = self._active_service(s, service, for_update=True)
+            if svc.spec != recorded:
+                raise PermanentError(f"{service} changed while the promotion was checked; run it again")
+            needed = gates(promotion.facts(env), self.policy)
+            req = self._new_request(s, RequestKind.PROMOTE, spec, [env], actor, now)
+            req.params = params
+            req.description = f"promote {params['image']} from {params['source']} to {env}"
+            locks.acquire(s, service, [env], req.id, actor.id, now)
+            deployments.add_promotion(s, req, params, actor.id, now)
+            records.audit(s, now, actor.id, service, "promotion.submitted", request_id=req.id,
+                          detail=f"{params['image']}: {params['source']} -> {env}; verified {params['verified']}")
+            self._add_steps(s, req, layout(RequestKind.PROMOTE, [promotion.placeholder(spec, env)], needed), now,
+                            actor)
+            return records.request_info(s, req)
+
+    def promotions(self, service: str) -> list[PromotionInfo]:
+        with self.store.session() as s:
+            return deployments.promotions(s, service)
+
+    def running_images(self, service: str) -> list[EnvironmentImage]:
+        """Which image runs where, read live: each environment's values file and, where Argo CD is
+        configured, its Application (health, sync, the image it runs). Reads outside any transaction."""
+        with self.store.session() as s:
+            svc = self._active_service(s, service)
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+        actions = self.engine.actions
+        return promotion.running(spec, self.ctx, actions.forges, actions.deploys.status)
+
     @audits_refusals("bulk")
     def preview_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> BulkPreview:
         """The dry run of `submit_bulk`: which services and files would change, the approvals it would wait
@@ -346,7 +402,9 @@ class WorkflowService:
                 raise NotAllowed(f"request #{req.id} has no failed step to resume from")
             step.failures = step.reclaims = 0
             step.error = None
+            step.result = retried(step.kind, step.result)  # wait_apply: re-run the failed jobs of its run
             step.run_after = now
+            step.started_at = None  # timeouts of a polling step (wait_deploy) count from the retry
             transitions.step_state(s, req, step, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
             req.error = None
             req.finished_at = None
@@ -465,7 +523,8 @@ class WorkflowService:
             for step, req in rows:
                 info = records.request_info(s, req)
                 step_info = next(st for st in info.steps if st.id == step.id)
-                out.append(ApprovalInfo(request=info, step=step_info, reasons=list(step.reasons)))
+                out.append(ApprovalInfo(request=info, step=step_info, reasons=list(step.reasons),
+                                        plan=records.plan_before(s, req.id, step.position)))
             return out
 
     def audit(self, service: str) -> list[AuditEvent]:

@@ -3,8 +3,16 @@
 Create/change: per change set "open PR" then "wait for merge"; the approval gates come right after
 the first PR is opened (so the approver reviews a real pull request, and nothing merges before the
 decision); the last infra merge is followed by "bind" (platform values such as security group ids,
-which only exist once the infra change is applied); "notify" records the outcome. Delete: the change
-sets in `plan_delete`'s order, each PR waiting for the previous one to merge, no bind.
+which only exist once the infra change is applied); "wait_deploy" then follows Argo CD until every
+environment is Synced and Healthy at the merged revision; "notify" records the outcome. Delete: the
+change sets in `plan_delete`'s order, each PR waiting for the previous one to merge, no bind; right
+after the gitops merge "wait_prune" waits until Argo CD has deleted the Applications and pruned their
+resources, so nothing under a running workload is destroyed. Promote: the values PR, its gates, its
+merge, wait_deploy, notify.
+
+Every infra PR is followed through its pipeline: "wait_plan" after it opens (before the approval gates,
+so the approver sees the plan) and "wait_apply" after it merges (so the next PR, and bind, start only
+once the infra change is applied or destroyed; see `pipeline.py`).
 """
 
 from __future__ import annotations
@@ -15,10 +23,11 @@ from pydantic import BaseModel, Field
 
 from bot.workflow.api import RequestKind
 from bot.workflow.policy import Gate
-from provisioners import terragrunt
+from provisioners import argocd, terragrunt
 from provisioners.changeset import ChangeSet
 
 INFRA_REPO = terragrunt.REPO
+GITOPS_REPO = argocd.REPO
 
 
 class StepKind(StrEnum):
@@ -28,6 +37,15 @@ class StepKind(StrEnum):
     APPROVAL = "approval"
     NOTIFY = "notify"
     EXTEND = "extend"
+    WAIT_DEPLOY = "wait_deploy"
+    WAIT_PRUNE = "wait_prune"
+    WAIT_PLAN = "wait_plan"
+    WAIT_APPLY = "wait_apply"
+
+
+# Steps that poll something outside until it holds: a claim does not mark their request running again.
+POLLING = frozenset({StepKind.WAIT_MERGE, StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE, StepKind.WAIT_PLAN,
+                     StepKind.WAIT_APPLY})
 
 
 class StepPlan(BaseModel):
@@ -69,14 +87,26 @@ def layout(kind: RequestKind, changesets: list[ChangeSet], gates: list[Gate]) ->
         count = sum(1 for c in changesets if c.repo == cs.repo)
         suffix = f" {n + 1} of {count}" if count > 1 else ""
         envs = f" ({', '.join(cs.environments)})" if cs.environments else ""
+        infra = cs.repo == INFRA_REPO
         steps.append(StepPlan(kind=StepKind.OPEN_PR, repo=cs.repo, repo_index=n,
                               title=_cut(f"Open PR{suffix} in {cs.repo}{envs}")))
+        if infra:
+            steps.append(StepPlan(kind=StepKind.WAIT_PLAN, repo=cs.repo, repo_index=n,
+                                  title=f"Plan the {cs.repo} PR{suffix} (per-unit summary)"))
         steps += gate_steps
         gate_steps = []
         steps.append(StepPlan(kind=StepKind.WAIT_MERGE, repo=cs.repo, repo_index=n,
                               title=f"Wait for the {cs.repo} PR{suffix} to merge"))
+        if infra:
+            steps.append(StepPlan(kind=StepKind.WAIT_APPLY, repo=cs.repo, repo_index=n,
+                                  title=f"Apply the {cs.repo} PR{suffix} (destroy removed units, apply the rest)"))
         if binds and i == last_infra:
             steps.append(_bind())
+        if kind == RequestKind.DELETE and cs.repo == GITOPS_REPO:
+            steps.append(_follow(StepKind.WAIT_PRUNE, cs.environments))
+    if kind in (RequestKind.CREATE, RequestKind.CHANGE, RequestKind.PROMOTE):
+        steps.append(_follow(StepKind.WAIT_DEPLOY, list(dict.fromkeys(e for cs in changesets
+                                                                        for e in cs.environments))))
     steps.append(StepPlan(kind=StepKind.NOTIFY, title="Record the result and notify the requester"))
     return steps
 
@@ -88,6 +118,13 @@ def extend_layout(env: str, hours: int) -> list[StepPlan]:
 def _gate(gate: Gate) -> StepPlan:
     return StepPlan(kind=StepKind.APPROVAL, approver_group=gate.approvers, reasons=gate.reasons,
                     title=_cut(f"Approval by {gate.approvers}: {'; '.join(gate.reasons)}"))
+
+
+def _follow(kind: StepKind, envs: list[str]) -> StepPlan:
+    where = f" ({', '.join(envs)})" if envs else ""
+    if kind == StepKind.WAIT_PRUNE:
+        return StepPlan(kind=kind, title=_cut(f"Wait until Argo CD has pruned the workload{where}"))
+    return StepPlan(kind=kind, title=_cut(f"Follow the deployment in Argo CD until Synced and Healthy{where}"))
 
 
 def _bind() -> StepPlan:

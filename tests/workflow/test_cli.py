@@ -54,6 +54,9 @@ def test_demo_runs_a_whole_request_twice(capsys: pytest.CaptureFixture[str], tmp
         assert "Opened PR #1 in infra" in out and "Merged PR #1 in infra" in out
         assert out.index("Opened PR #1 in infra") < out.index("Approving as") < out.index("Merged PR #1 in infra")
         assert "#1 succeeded" in out and "[FAIL]" not in out
+        # embedded defaults: the deploy step runs and says it was skipped, it never pretends to have followed
+        assert ("Follow the deployment in Argo CD until Synced and Healthy (devel, alpha, prod): skipped: Argo CD "
+                "not configured") in out
         assert f"{tmp_path / 'data' / 'demo' / 'repos'}" in out
         assert "Merge pull request #1" in out  # each repository's main has the merge
     assert (tmp_path / "data" / "demo" / "repos" / "platform" / "infra-live.git").is_dir()
@@ -79,7 +82,7 @@ def test_a_gated_request_from_the_terminal(capsys: pytest.CaptureFixture[str], t
     monkeypatch.setenv("LAUNCHPAD_SRE_USERS", "cli:bob")
     code, out, err = run(capsys, "approve", "1", "--reason", "capacity ok", "--wait")
     assert code == 0, err
-    assert "Approved step 2 of request #1" in out and "succeeded" in out
+    assert "Approved step 3 of request #1" in out and "succeeded" in out  # after open PR, plan
 
     code, out, _ = run(capsys, "status", "1")
     assert code == 0 and "decided by cli:bob: capacity ok" in out and "[done]" in out

@@ -105,11 +105,11 @@ def test_submit_renders_outside_the_service_row_lock_and_plans_again_when_it_mov
                 svc = s.scalar(select(m.Service).where(m.Service.name == "ranking-api")
                                .with_for_update(nowait=True))
                 assert svc is not None
-                svc.bindings = {**(svc.bindings or {}), "security_group_ids": {"devel": "sg-0moved"}}
+                svc.bindings = {**(svc.bindings or {}), "security_group_ids": {"devel": "sg-0000000000000eeee"}}
         return real(*args, **kwargs)
 
     monkeypatch.setattr(service_module, "layout_changesets", render_while_someone_else_writes)
     change = wf.submit_create(spec("ranking-api", cpu="1"), ALICE)
     assert change.kind == "change" and change.state in (State.PENDING, State.RUNNING)
     assert len(renders) == 2  # planned again from what the service is now
-    assert renders[1]["security_group_ids"] == {"devel": "sg-0moved"}
+    assert renders[1]["security_group_ids"] == {"devel": "sg-0000000000000eeee"}

@@ -1,7 +1,7 @@
 """steps.reclaims: how many times a worker died holding the step (counts toward step_max_attempts).
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0003
 Create Date: 2025-01-06
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0001"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
