@@ -26,7 +26,7 @@ from provisioners.render import YamlBlock, to_yaml
 
 if TYPE_CHECKING:
     from provisioners.changeset import ChangeSet
-    from provisioners.plan import RenderContext
+    from provisioners.context import RenderContext
 
 SCRIPT_PATH = infra_pipeline.SCRIPT_PATH
 PLAN_WORKFLOW = infra_pipeline.PLAN_WORKFLOW

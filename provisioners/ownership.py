@@ -20,7 +20,7 @@ from provisioners.platform import PlatformConfig
 from provisioners.render import render_template
 
 if TYPE_CHECKING:
-    from provisioners.plan import RenderContext
+    from provisioners.context import RenderContext
 
 CODEOWNERS_FILE = ".github/CODEOWNERS"
 README_FILE = "README.md"  # in each folder LaunchPad generates for a service

@@ -159,7 +159,7 @@ def _classify(data: Any) -> str:
         return "spec"
     if keys <= {"version", "rules"}:
         return "policy"
-    if ("service" in keys and "environment" in keys) or keys == {"spec"}:
+    if ("service" in keys and "environment" in keys) or ("spec" in keys and keys <= {"metadata", "spec"}):
         return "generated"
     return "unknown"
 

@@ -23,7 +23,8 @@ LAYERS: dict[str, int] = {
     "bot.logs": 1,
     "bot.store": 1,
     "bot.workflow": 2,
-    "bot.aws": 2,
+    "bot.aws": 2,  # AWS operations (IAM passwords, domain lookup)
+    "bot.argocd": 2,  # the Argo CD API client the workflow follows deploys with
     "bot.services": 3,  # the composition root: builds the workflow from settings
     "bot.jobs": 3,
     "bot.metrics": 4,  # /metrics and probes wrap the Slack WSGI app: a surface
@@ -31,8 +32,8 @@ LAYERS: dict[str, int] = {
     "bot.app": 4,  # the Slack surface's composition root
     "bot.commands": 4,
     "bot.cli": 4,
-    "bot": 4,  # bot/__init__.py
 }
+EXACT = {"bot": 4}  # bot/__init__.py only: a new package under bot/ must be placed above
 RANK_NAMES = {0: "provisioners", 1: "store/config", 2: "workflow/aws", 3: "composition root", 4: "surfaces"}
 
 # Surfaces beside each other: (importer prefix, forbidden prefix, why).
@@ -84,6 +85,8 @@ def _imports(modules: dict[str, Path]) -> dict[str, set[str]]:
 
 
 def _rank(module: str) -> int | None:
+    if module in EXACT:
+        return EXACT[module]
     best = max((p for p in LAYERS if module == p or module.startswith(p + ".")), key=len, default=None)
     return None if best is None else LAYERS[best]
 

@@ -17,9 +17,12 @@ from bot.workflow import bulk, promotion
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
 from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
-from bot.workflow.deploy import EnvReport, Follower, Merged
+from bot.workflow.deploy import Follower
+from bot.workflow.outcomes import Done as Done  # re-exported: the engine and tests take them from here
+from bot.workflow.outcomes import Outcome as Outcome
+from bot.workflow.outcomes import StepJob as StepJob
+from bot.workflow.outcomes import Wait as Wait
 from bot.workflow.pipeline import PipelineFollowing, commits, follow, shared_files
-from bot.workflow.policy import Gate
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
@@ -28,57 +31,6 @@ from provisioners.forge.delivery import pull_request_body
 from provisioners.forge.router import ForgeRoutes
 from provisioners.plan import RenderContext
 from provisioners.spec import ServiceSpec
-
-
-@dataclass(frozen=True)
-class Done:
-    detail: str
-    pr_url: str | None = None
-    pr_number: int | None = None
-    bindings: dict[str, Any] | None = None
-    merge_sha: str | None = None
-    deploys: tuple[EnvReport, ...] = ()  # wait_deploy / wait_prune: what each environment looked like
-    result: dict[str, Any] | None = None  # kept on the step (wait_plan's summary, wait_apply's run)
-    gate: Gate | None = None  # an approval the outcome calls for, right after this step (a destroying plan)
-
-
-@dataclass(frozen=True)
-class Wait:
-    detail: str
-    until: datetime
-    deploys: tuple[EnvReport, ...] = ()
-    result: dict[str, Any] | None = None
-
-
-Outcome = Done | Wait
-
-
-@dataclass(frozen=True)
-class StepJob:
-    """What a worker needs to run a step, copied out of the database under its claim."""
-
-    request_id: int
-    kind: RequestKind
-    service: str
-    environments: list[str]
-    requester: str
-    spec: dict[str, Any]
-    previous_spec: dict[str, Any] | None
-    bindings: dict[str, Any] | None
-    step_kind: StepKind
-    repo: str | None
-    repo_index: int
-    forge_key: str | None
-    title: str
-    attempts: int
-    opened_pr: int | None = None  # wait_merge: the PR number its open_pr step recorded (None: nothing opened)
-    params: dict[str, Any] = field(default_factory=dict)  # the request's params (bulk: selector, change, ...)
-    services: list[dict[str, Any]] = field(default_factory=list)  # bulk open_pr: the services' recorded rows
-    merged: list[Merged] = field(default_factory=list)  # wait_deploy: what the request merged, in order
-    followed: dict[str, tuple[str, str]] = field(default_factory=dict)  # env -> (phase, detail) at the last poll
-    started_at: datetime | None = None  # when the step first ran (since its last retry): timeouts count from it
-    result: dict[str, Any] = field(default_factory=dict)  # what the step kept from its last run (pipeline steps)
-    pr: dict[str, Any] = field(default_factory=dict)  # wait_plan / wait_apply: the commits open_pr / wait_merge saw
 
 
 @dataclass

@@ -17,33 +17,42 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.workflow.api import RequestKind
+from bot.workflow.outcomes import Done, Outcome, StepJob, Wait
 from bot.workflow.policy import SRE_GROUP, Gate
 from bot.workflow.steps import StepKind
 from provisioners import infra_ci, terragrunt
 from provisioners import infra_pipeline as ip
 from provisioners.changeset import ChangeSet
+from provisioners.context import RenderContext
 from provisioners.errors import PermanentError
 from provisioners.forge.base import Change, ChangeState, Forge, branch_for
+from provisioners.forge.router import ForgeRoutes
 from provisioners.platform import PlatformConfig
-
-if TYPE_CHECKING:
-    from bot.workflow.execute import Actions, Outcome, StepJob
 
 SHOWN_UNITS = 30
 
 
-def _done(**fields: Any) -> Outcome:
-    from bot.workflow.execute import Done  # execute.py dispatches here: imported when used, not at load
+class Actions(Protocol):
+    """What of `execute.Actions` the pipeline steps use (execute.py dispatches here and is not imported back)."""
 
+    @property
+    def ctx(self) -> RenderContext: ...
+
+    @property
+    def forges(self) -> ForgeRoutes: ...
+
+    @property
+    def pipeline(self) -> PipelineFollowing: ...
+
+
+def _done(**fields: Any) -> Outcome:
     return Done(**fields)
 
 
 def _wait(**fields: Any) -> Outcome:
-    from bot.workflow.execute import Wait
-
     return Wait(**fields)
 
 

@@ -14,15 +14,23 @@ import io
 import json
 import os
 import shutil
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from provisioners import infra_pipeline
 from provisioners.errors import PermanentError
 from provisioners.forge.base import CheckRun, PipelineJob, PipelineRun
 
-if TYPE_CHECKING:
-    from provisioners.forge.local import LocalForge
+
+class LocalRepositories(Protocol):
+    """What of `LocalForge` the pipeline uses (local.py builds the pipeline and is not imported back)."""
+
+    def repo_path(self, repo: str) -> Path: ...
+
+    def read_file(self, repo: str, path: str, ref: str = "main") -> str | None: ...
+
+    def _locked(self, git_dir: Path) -> AbstractContextManager[None]: ...
 
 RUNS_FILE = "launchpad-runs.json"
 PLAN_WORKFLOW = infra_pipeline.PLAN_WORKFLOW
@@ -34,7 +42,7 @@ class LocalPipeline:
     """Runs and records the pipeline of the local forge's repositories (synchronously: a run is finished
     when the call that started it returns)."""
 
-    def __init__(self, forge: LocalForge, terragrunt: str = "terragrunt") -> None:
+    def __init__(self, forge: LocalRepositories, terragrunt: str = "terragrunt") -> None:
         self.forge = forge
         self.terragrunt = terragrunt
 
