@@ -75,7 +75,8 @@ def test_every_generated_file_resolves_to_its_owners(path: Path) -> None:
         for name in files[repo]:
             got = owners(codeowners, name)
             if name in (ownership.CODEOWNERS_FILE, ownership.REPOSITORY_NOTES, terragrunt.ROOT_FILE) \
-                    or (repo == "infra" and name in infra_ci.files(CTX)) or name.startswith(("modules/", "teams/" + spec.team + "/argocd/")):
+                    or (repo == "infra" and name in infra_ci.files(CTX)) \
+                    or name.startswith(("modules/", "teams/" + spec.team + "/argocd/")):
                 assert got == SRE, (repo, name)
             elif repo == "infra" and name.split("/")[-2] in terragrunt.ACCESS_PACKAGES:
                 assert got == SRE, (repo, name)  # IAM and security groups: SRE alone

@@ -76,8 +76,8 @@ def test_create_change_delete_apply_and_destroy_every_unit_in_order(world: World
     created = world.run(world.wf.submit_create(spec("svc", components={"s3": {}}), ALICE).id)
     assert created.state == State.SUCCEEDED, created.error
     applied = units(terragrunt, "apply")
-    assert sorted(applied) == ["_shared/search/svc/ci-role", "_shared/search/svc/ecr", "devel/search/svc/iam-role", "devel/search/svc/s3",
-                               "devel/search/svc/security-group"]
+    assert sorted(applied) == ["_shared/search/svc/ci-role", "_shared/search/svc/ecr", "devel/search/svc/iam-role",
+                               "devel/search/svc/s3", "devel/search/svc/security-group"]
     assert [s.kind for s in created.steps[:5]] == ["open_pr", "wait_plan", "wait_merge", "wait_apply", "bind"]
     plan = next(t for t in world.texts() if t.startswith("Plan of PR #1 in infra"))
     assert "+7 ~0 -0" in plan and "devel/search/svc/s3 (plan): +1 ~0 -0" in plan  # ci-role: 2 stand-in resources
@@ -101,7 +101,8 @@ def test_create_change_delete_apply_and_destroy_every_unit_in_order(world: World
                               "devel/search/svc/security-group"}
     assert {u.split("/")[-1] for u in destroyed[-2:]} == {"iam-role", "ci-role"}  # IAM last
     assert terragrunt.state() == {}
-    assert terragrunt.runs("apply") == [("apply", "111111111111/eu-west-1/_shared/search/svc/ecr")]  # force delete first
+    # force delete first
+    assert terragrunt.runs("apply") == [("apply", "111111111111/eu-west-1/_shared/search/svc/ecr")]
     kinds = [(s.kind, s.repo) for s in deleted.steps]
     applies = [i for i, k in enumerate(kinds) if k == ("wait_apply", "infra")]
     opens = [i for i, k in enumerate(kinds) if k[0] == "open_pr"]

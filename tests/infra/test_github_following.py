@@ -52,7 +52,8 @@ def test_a_request_follows_plan_and_apply_with_conditional_polls(world: tuple[Gi
 
 def test_a_failed_apply_names_the_unit_and_retry_reruns_the_failed_jobs(world: tuple[GitHubWorld, Recorder]) -> None:
     w, _ = world
-    w.server.actions.fail("/devel/search/ranking-web/dns", event="push", message="creating Route53 Record: InvalidChangeBatch")
+    w.server.actions.fail("/devel/search/ranking-web/dns", event="push",
+                          message="creating Route53 Record: InvalidChangeBatch")
     failed = w.drive(w.workflow.submit_create(web_spec(["devel"]), ALICE).id)
     assert failed.state == State.FAILED
     step = failed.failed_step()
