@@ -28,6 +28,8 @@ DEVEL = "teams/search/ranking-api/values-devel.yaml"
 ALPHA = "teams/search/ranking-api/values-alpha.yaml"
 SHARED = "teams/search/ranking-api/values.yaml"
 
+ECR = "111111111111.dkr.ecr.eu-west-1.amazonaws.com"  # images must be the service's own ECR repository
+
 
 def with_replicas(**replicas: int) -> dict[str, object]:
     data = spec(envs=["devel", "alpha"])
@@ -59,7 +61,7 @@ def test_change_requests_keep_what_ci_and_developers_own_byte_for_byte(tmp_path:
     assert "3f2a9c1" in devel and DIGEST in devel
 
     with pytest.raises(InvalidSpecError) as refused:
-        wf.submit_create(with_replicas() | {"image": "registry.local/search/ranking-api:hotfix"}, ALICE)
+        wf.submit_create(with_replicas() | {"image": f"{ECR}/search/ranking-api:hotfix"}, ALICE)
     assert list(refused.value.errors) == ["image"]
     assert "belongs to CI (which deploys devel) and to promotions" in refused.value.errors["image"]
     assert "launchpad promote ranking-api ENV" in refused.value.errors["image"]

@@ -107,7 +107,8 @@ def test_steps_are_numbered_from_one_and_titles_never_look_like_pr_numbers(world
     drain(services)
     info = wf.submit_delete("numbered", None, ALICE)
     titles = [s.title for s in info.steps]
-    assert "Open PR 1 of 2 in infra (devel, tmp-x1)" in titles and "Wait for the infra PR 2 of 2 to merge" in titles
+    assert any(t.startswith("Open PR 1 of ") and " in infra (devel, tmp-x1)" in t for t in titles), titles
+    assert any(t.startswith("Wait for the infra PR 2 of ") and t.endswith(" to merge") for t in titles), titles
     assert not any("#" in t for t in titles)
     first = info.steps[0]
     assert step_line(first).split(" ", 2)[1] == "1."
