@@ -2,9 +2,11 @@
 
 No logic lives here. The WebClient talks to `settings.slack_api_url` and retries 429s (honouring
 Retry-After), connection errors and 5xx. Listeners run after their ack (`process_before_response`
-stays False: this is a long-running server in both Socket Mode and HTTP mode, not a FaaS), so every
-ack is immediate and no work runs inside it. Listener groups are registered in a fixed order, each
-with `register(app, ...)`; nothing registers itself at import time. The AWS group goes first: its
+stays False: this is a long-running server in both Socket Mode and HTTP mode, not a FaaS); every
+listener is wrapped at registration (`LaunchPadApp`) so its errors are reported and its post-ack part
+takes a turn in the bounded `AfterAckPool`, leaving Bolt's listener threads free for acks. Listener
+groups are registered in a fixed order, each with `register(app, ...)`; nothing registers itself at
+import time. The AWS group goes first: its
 `/launchpad lookup|password` listeners must match before the general `/launchpad` one. One error
 handler serves them all.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
 from slack_bolt import App, BoltContext
@@ -28,7 +31,9 @@ from bot.config import Settings
 from bot.services import Services
 from bot.slack import actions, aws_listeners, bulk, commands, home, views
 from bot.slack.actors import ActorDirectory
+from bot.slack.afterack import AfterAckPool
 from bot.slack.notifier import SlackNotifier
+from bot.slack.registry import LaunchPadApp
 from bot.slack.reporting import report_error
 from bot.slack.surface import SlackSurface
 
@@ -51,12 +56,16 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     """The Bolt App with every listener group; the SlackNotifier becomes the workflow's notifier."""
     client = client or build_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    app = App(
+    after_ack = AfterAckPool(settings.slack_after_ack_workers, settings.slack_after_ack_queue)
+    app = LaunchPadApp(
         client=client,
         signing_secret=signing_secret,  # "" only in Socket Mode, where Slack's requests are not signed
         process_before_response=False,
         token_verification_enabled=False,
         name="launchpad",
+        after_ack=after_ack,
+        listener_executor=ThreadPoolExecutor(max_workers=after_ack.threads_needed + settings.slack_ack_threads,
+                                             thread_name_prefix="launchpad-listener"),
     )
     notifier = notifier or SlackNotifier(client, settings)
     notifier.set_thread = services.workflow.set_thread

@@ -97,8 +97,9 @@ def password_result_modal(reset: PasswordReset, *, notified: bool = False) -> di
     return _modal(blocks, close="Done")
 
 
-def password_error_modal(message: str) -> dict[str, Any]:
-    return _modal([section(f":warning: {escape(message)}")])
+def password_error_modal(message: str, *, escaped: bool = False) -> dict[str, Any]:
+    """`escaped`: `message` is already mrkdwn (e.g. `reporting.failure_text`, which starts with its emoji)."""
+    return _modal([section(message if escaped else f":warning: {escape(message)}")])
 
 
 def password_reset_notice(reset: PasswordReset, by: str) -> Message:

@@ -33,7 +33,6 @@ from bot.slack.blocks import (
     section,
     truncate,
 )
-from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import BulkPreview, RequestInfo
 
@@ -126,7 +125,6 @@ def register(app: App, surface: SlackSurface) -> None:
                 replace_original=replace)
 
     @app.command(ids.COMMAND, matchers=[is_bulk])
-    @reported
     def bulk_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         actor = surface.actors.actor(body["user_id"], profile=False)
@@ -148,7 +146,6 @@ def register(app: App, surface: SlackSurface) -> None:
         reply(respond, preview_message(surface.workflow.preview_bulk(args.selector, args.change, actor), command))
 
     @app.action(SUBMIT)
-    @reported
     def bulk_submit(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         actor = surface.actors.actor(body["user"]["id"], profile=False)
@@ -161,7 +158,6 @@ def register(app: App, surface: SlackSurface) -> None:
         reply(respond, submitted_message(request), replace=True)
 
     @app.action(DISMISS)
-    @reported
     def bulk_dismiss(ack: Ack, respond: Respond) -> None:
         ack()
         respond(text="Nothing was submitted.", response_type="ephemeral", replace_original=True)

@@ -172,13 +172,3 @@ def test_an_unparsable_body_gets_401_not_500(launchpad: Launchpad) -> None:
     reply = launchpad.send(body, "application/x-www-form-urlencoded")
     assert reply.status == 401
     assert launchpad.slack.calls == []
-
-
-def test_reported_listeners_say_at_registration_what_they_cannot_get() -> None:
-    from bot.slack.reporting import reported
-
-    def wants_say(ack: object, say: object) -> None:
-        return None
-
-    with pytest.raises(TypeError, match="say"):
-        reported(wants_say)
