@@ -41,7 +41,7 @@ from provisioners.errors import LaunchPadError
 
 log = logging.getLogger(__name__)
 
-USAGE = "Usage: `/launchpad lookup <domain>`, e.g. `/launchpad lookup shop.example.com`."
+USAGE = "Usage: `/launchpad lookup &lt;domain&gt;`, e.g. `/launchpad lookup shop.example.com`."  # mrkdwn
 
 
 def _subcommand(body: dict[str, Any]) -> tuple[str, str]:

@@ -137,7 +137,7 @@ def lookup_message(result: LookupResult) -> Message:
         blocks.append(context(*(f":warning: {escape(p)}" for p in result.problems)))
     count = result.aws_call_count
     blocks.append(context(f"{count} AWS call{'' if count == 1 else 's'}"))
-    return {"text": result.summary(), "blocks": cap_blocks(blocks, MAX_MESSAGE_BLOCKS,
+    return {"text": escape(result.summary()), "blocks": cap_blocks(blocks, MAX_MESSAGE_BLOCKS,
                                                          "…the tree is longer; run `launchpad lookup` for all of it")}
 
 

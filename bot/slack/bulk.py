@@ -68,7 +68,7 @@ def refusal_message() -> Message:
 def usage_message(problem: str) -> Message:
     text = (f":warning: {escape(problem)}\nExamples: `/launchpad bulk --team search --chart-revision v1.1.0`, "
             "`/launchpad bulk --env prod --module rds=7.3.0 --apply`")
-    return _message(problem, [section(text), context(escape(f"Usage: /launchpad {USAGE} [--apply]"))])
+    return _message(escape(problem), [section(text), context(escape(f"Usage: /launchpad {USAGE} [--apply]"))])
 
 
 def preview_message(preview: BulkPreview, command: str) -> Message:
@@ -107,7 +107,7 @@ def preview_message(preview: BulkPreview, command: str) -> Message:
             button("Dismiss", DISMISS, "dismiss")))
     else:
         blocks.append(context("The command is too long for a button; run it again with `--apply` to submit."))
-    return _message(f"Bulk change (dry run): {what}", blocks)
+    return _message(f"Bulk change (dry run): {escape(what)}", blocks)
 
 
 def submitted_message(request: RequestInfo) -> Message:
