@@ -17,9 +17,10 @@ import logging
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from slack_bolt import App, BoltContext
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -36,6 +37,8 @@ from bot.slack.notifier import SlackNotifier
 from bot.slack.registry import LaunchPadApp
 from bot.slack.reporting import report_error
 from bot.slack.surface import SlackSurface
+from bot.slack.web import SlackEdge
+from bot.store.deliveries import DeliveryLog
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,7 @@ def build_client(settings: Settings) -> WebClient:
 
 
 def build_app(settings: Settings, services: Services, *, client: WebClient | None = None,
-              notifier: SlackNotifier | None = None) -> App:
+              notifier: SlackNotifier | None = None) -> LaunchPadApp:
     """The Bolt App with every listener group; the SlackNotifier becomes the workflow's notifier."""
     client = client or build_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
@@ -81,6 +84,13 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     for group in LISTENER_GROUPS:
         group.register(app, surface)
     return app
+
+
+def build_edge(settings: Settings, services: Services) -> SlackEdge:
+    """The checks before Bolt in HTTP mode: body size, signature (quietly), one action per signed request."""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    deliveries = DeliveryLog(services.store, lambda: datetime.now(UTC))
+    return SlackEdge(secret, max_body=settings.http_max_body_bytes, first_delivery=deliveries.first)
 
 
 def attach_notifier(settings: Settings, services: Services) -> SlackNotifier | None:

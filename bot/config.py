@@ -90,9 +90,6 @@ class Settings(BaseSettings):
                                        "is refused and the user told to try again (nothing is done)")
     slack_ack_threads: int = Field(default=16, ge=1, description="threads for ack parts (validate, ack) on top of "
                                    "the post-ack workers and queue; Bolt's listener pool is the sum of the three")
-    slack_socket_mode_client: Literal["websocket_client", "builtin"] = Field(
-        default="websocket_client", description="slack_sdk Socket Mode client implementation; see docs/slack.md "
-        "for the measurements that chose the default")
     slack_reconnect_max_seconds: float = Field(default=5.0, gt=0, description="Socket Mode: the longest wait "
                                                "between reconnect attempts (backoff from 0.5 s doubles up to it)")
 

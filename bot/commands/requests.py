@@ -233,8 +233,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
 def _probes(services: Services, port: int, out: TextIO) -> Any:
     """A worker process's own /metrics (step durations, GitHub quota), /healthz and /readyz: the same
     handler `serve` uses, without a Slack app behind it."""
-    from bot.commands.serve import database_problem
     from bot.metrics import MeteredWsgi, instrument_services
+    from bot.serving import database_problem
     from bot.slack.web import HttpServer
 
     metrics = instrument_services(services)

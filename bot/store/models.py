@@ -235,3 +235,13 @@ class OutboxMessage(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(128))
     claimed_at: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
+
+
+class SlackDelivery(Base):
+    """A signed Slack HTTP request already acted on, by a digest of its signature (replays are acked, not
+    acted on, by any replica). Rows older than Slack's 5-minute signature window are deleted."""
+
+    __tablename__ = "slack_deliveries"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
