@@ -52,11 +52,12 @@ class SocketModeLink:
         self._thread: threading.Thread | None = None
         self._client: SocketModeClient | None = None
         self._closed = threading.Event()
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()
         self._connected = False
         self._down_since: float | None = None
         self._reconnects = 0
         self._session: Any = None
+        self._watcher: Future[None] | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------------
     def connect(self, timeout: float = 30.0) -> None:
@@ -65,7 +66,7 @@ class SocketModeLink:
         self._thread.start()
         first: Future[None] = asyncio.run_coroutine_threadsafe(self._start(), self._loop)
         first.result(timeout=timeout)
-        asyncio.run_coroutine_threadsafe(self._watch(), self._loop)
+        self._watcher = asyncio.run_coroutine_threadsafe(self._watch(), self._loop)
 
     def wait(self) -> None:
         """Block until `close()` (Ctrl-C and SIGTERM interrupt it in the main thread)."""
@@ -76,9 +77,11 @@ class SocketModeLink:
         if self._closed.is_set():
             return
         self._closed.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self._thread is not None and self._thread.is_alive():
             if self._client is not None:
-                done = asyncio.run_coroutine_threadsafe(self._client.close(), self._loop)
+                done = asyncio.run_coroutine_threadsafe(self._shut(self._client), self._loop)
                 try:
                     done.result(timeout=5)
                 except Exception as exc:  # closing is best effort
@@ -91,6 +94,11 @@ class SocketModeLink:
     def connected(self) -> bool:
         with self._lock:
             return self._connected
+
+    def wait_connected(self, up: bool = True, timeout: float = 30.0) -> bool:
+        """Block until the link is (or, `up=False`, is no longer) connected; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._connected == up, timeout=timeout)
 
     def problem(self) -> str | None:
         """For `/readyz`: None while connected, else since when it is not."""
@@ -105,7 +113,17 @@ class SocketModeLink:
         with self._lock:
             return self._connected, self._reconnects
 
+    def wait_reconnects(self, count: int, timeout: float = 30.0) -> bool:
+        """Block until `count` reconnections happened; False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: self._reconnects >= count, timeout=timeout)
+
     # --- inside the event loop ------------------------------------------------------------------------
+    async def _shut(self, client: SocketModeClient) -> None:
+        if client.message_receiver is not None:  # stop reading first: a close is not an error to log
+            client.message_receiver.cancel()
+        await client.close()
+
     async def _start(self) -> None:
         web = AsyncWebClient(base_url=self._settings.slack_api_url, timeout=15, retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2), AsyncServerErrorRetryHandler(max_retry_count=2)])
@@ -141,6 +159,9 @@ class SocketModeLink:
                 continue
             if self.connected():
                 self._set_connected(False, session)
+            if session is not None:  # dead: let it finish closing on its own, never inside the reconnect
+                client.current_session = None
+                self._loop.create_task(session.close())
             try:
                 await client.connect_to_new_endpoint(force=True)
             except Exception as exc:  # Slack unreachable, refused, or the ticket expired: try again later
@@ -161,6 +182,7 @@ class SocketModeLink:
                     self._reconnects += 1
             else:
                 self._down_since = time.monotonic()
+            self._lock.notify_all()
         if first:
             log.info("Socket Mode connected")
         elif up and not was:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import time
 import urllib.request
 
@@ -171,4 +173,42 @@ def test_an_unparsable_body_gets_401_not_500(launchpad: Launchpad) -> None:
     body = "payload=%7Bnot-json"
     reply = launchpad.send(body, "application/x-www-form-urlencoded")
     assert reply.status == 401
+    assert launchpad.slack.calls == []
+
+
+def test_an_exact_replay_of_a_signed_submission_is_acted_on_once(launchpad: Launchpad) -> None:
+    """Regression (issue 13): replaying the same signed form inside the 5-minute window created a second request."""
+    body, ctype = valid_submission(launchpad)
+    headers = payloads.sign(SECRET, body)
+    first = payloads.post(launchpad.events_url, body, ctype, headers)
+    replay = payloads.post(launchpad.events_url, body, ctype, headers)
+    assert (first.status, first.body) == (200, "") and (replay.status, replay.body) == (200, "")
+    launchpad.app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    assert len(launchpad.requests()) == 1
+
+
+def test_a_replay_is_refused_by_another_replica_sharing_the_database(launchpad: Launchpad) -> None:
+    from bot.app import build_edge
+
+    body, ctype = payloads.slash_command("help", user=DEV, response_url=launchpad.slack.response_url("r"))
+    headers = payloads.sign(SECRET, body)
+    assert launchpad.send(body, ctype, headers=headers).status == 200
+    other = build_edge(launchpad.settings, launchpad.services)  # a second process's edge, same database
+    environ = {"CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body.encode()),
+               "HTTP_X_SLACK_REQUEST_TIMESTAMP": headers["X-Slack-Request-Timestamp"],
+               "HTTP_X_SLACK_SIGNATURE": headers["X-Slack-Signature"]}
+    assert other.admit(environ) == (200, b"")  # acked, not handed to Bolt
+
+
+def test_a_big_unsigned_body_is_refused_and_logged_only_by_a_prefix(launchpad: Launchpad,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (issue 13): an unsigned 5 MB POST was logged whole."""
+    caplog.set_level(logging.DEBUG)
+    body = "payload=" + "A" * 500_000
+    assert launchpad.send(body, "application/x-www-form-urlencoded", secret=None).status == 401
+    huge = "payload=" + "B" * (launchpad.settings.http_max_body_bytes + 1)
+    assert launchpad.send(huge, "application/x-www-form-urlencoded", secret=None).status == 413
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "A" * 100 not in logged and "B" * 100 not in logged
+    assert "500008 bytes" in logged
     assert launchpad.slack.calls == []

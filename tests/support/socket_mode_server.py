@@ -197,9 +197,11 @@ class SocketModeServer:
         with self._cond:
             if self._down:
                 self.refused += 1
+                self._cond.notify_all()
                 return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "Socket Mode is unavailable\n")
             if ticket not in self._tickets:  # tickets are single use: a reconnect must ask for a new URL
                 self.refused += 1
+                self._cond.notify_all()
                 return connection.respond(HTTPStatus.UNAUTHORIZED, "invalid or used ticket\n")
             self._tickets.discard(ticket)
         return None
