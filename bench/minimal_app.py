@@ -14,6 +14,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 from slack_bolt import Ack, App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
+from slack_sdk import WebClient
 
 from bot.config import Settings
 from bot.serving import gunicorn_options
@@ -22,8 +23,9 @@ from bot.serving import gunicorn_options
 def build() -> Any:
     settings = Settings()
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
     app = App(signing_secret=secret, token_verification_enabled=False, name="minimal",
-              token=settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None)
+              client=WebClient(token=token, base_url=settings.slack_api_url))
 
     @app.command(re.compile(".*"))
     def command(ack: Ack) -> None:

@@ -59,7 +59,9 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     """The Bolt App with every listener group; the SlackNotifier becomes the workflow's notifier."""
     client = client or build_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    after_ack = AfterAckPool(settings.slack_after_ack_workers, settings.slack_after_ack_queue)
+    deliveries = DeliveryLog(services.store, lambda: datetime.now(UTC))  # signed requests acted on, all replicas
+    after_ack = AfterAckPool(settings.slack_after_ack_workers, settings.slack_after_ack_queue,
+                             first_delivery=deliveries.first)
     app = LaunchPadApp(
         client=client,
         signing_secret=signing_secret,  # "" only in Socket Mode, where Slack's requests are not signed
@@ -86,11 +88,10 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     return app
 
 
-def build_edge(settings: Settings, services: Services) -> SlackEdge:
-    """The checks before Bolt in HTTP mode: body size, signature (quietly), one action per signed request."""
+def build_edge(settings: Settings) -> SlackEdge:
+    """The checks before Bolt in HTTP mode: body size and signature (refusals logged quietly)."""
     secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    deliveries = DeliveryLog(services.store, lambda: datetime.now(UTC))
-    return SlackEdge(secret, max_body=settings.http_max_body_bytes, first_delivery=deliveries.first)
+    return SlackEdge(secret, max_body=settings.http_max_body_bytes)
 
 
 def attach_notifier(settings: Settings, services: Services) -> SlackNotifier | None:

@@ -67,7 +67,7 @@ def build_runtime(settings: Settings, *, http: bool, with_jobs: bool,
         return connection() if connection is not None else None
 
     wsgi = MeteredWsgi(app if http else None, metrics, ready=ready,
-                       edge=build_edge(settings, services) if http else None)
+                       edge=build_edge(settings) if http else None)
     jobs = start_jobs(services) if with_jobs else None
     return Runtime(services=services, app=app, notifier=notifier, metrics=metrics, wsgi=wsgi, jobs=jobs)
 

@@ -6,7 +6,8 @@ threads doing the rest compete for the same two cores (and the GIL) with the ack
 acks turn late. `AfterAckPool` bounds the rest: the wrapper every listener gets at registration
 (`bot.slack.registry`) calls `enter()` right after the listener's `ack()` returned, so at most
 `workers` listeners run their post-ack part at once and at most `queue` wait for a turn; one more is
-refused with `Busy` (the user is told, nothing was done). The ack part itself never waits here.
+refused with `Busy` (the user is told, nothing was done). The ack part itself never waits here. The
+turn is also where a replayed signed request stops (`claim`): acked like the original, acted on once.
 It owns no Slack or workflow logic and never runs a listener itself.
 """
 
@@ -22,11 +23,16 @@ class Busy(TransientError):
     """More post-ack work is waiting than the queue holds: refuse it now rather than answer in minutes."""
 
 
+class Replayed(Exception):
+    """This signed request was acted on before (by this or another replica): ack it, do nothing more."""
+
+
 class AfterAckPool:
     """At most `workers` post-ack parts run at once; at most `queue` more wait (in arrival order of
     the threads, as `threading.Semaphore` wakes them); `on_change(running, waiting)` sees every change."""
 
-    def __init__(self, workers: int, queue: int, on_change: Callable[[int, int], None] | None = None) -> None:
+    def __init__(self, workers: int, queue: int, on_change: Callable[[int, int], None] | None = None,
+                 first_delivery: Callable[[str], bool] | None = None) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("the post-ack pool needs at least one worker and a queue of zero or more")
         self.workers = workers
@@ -36,6 +42,13 @@ class AfterAckPool:
         self._running = 0
         self._waiting = 0
         self.on_change = on_change
+        self.first_delivery = first_delivery
+
+    def claim(self, signature: str) -> None:
+        """Raise `Replayed` unless this is the first time `signature` (a signed HTTP request) is acted on.
+        Called in the post-ack part, so the database write never delays an ack."""
+        if signature and self.first_delivery is not None and not self.first_delivery(signature):
+            raise Replayed(signature[:12])
 
     @property
     def threads_needed(self) -> int:

@@ -21,7 +21,7 @@ from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.afterack import AfterAckPool
+from bot.slack.afterack import AfterAckPool, Replayed
 from bot.slack.blocks import escape_keeping_mentions
 from bot.slack.notifier import is_slack_user
 from provisioners.errors import LaunchPadError
@@ -78,7 +78,7 @@ def tell_user(body: dict[str, Any], context: BoltContext, client: WebClient, tex
 
 
 REPORTED = "__launchpad_reported__"
-NEEDED = ("ack", "body", "context", "client")
+NEEDED = ("ack", "body", "context", "client", "req")
 
 
 def is_reported(fn: Callable[..., Any]) -> bool:
@@ -101,7 +101,9 @@ def reported(fn: Listener, *, pool: AfterAckPool | None = None, acked: bool = Fa
 
     def listener(**given: Any) -> None:
         real_ack: Ack = given["ack"]
-        turn = _Turn(real_ack, pool)
+        request = given.get("req")
+        signature = (request.headers.get("x-slack-signature") or [""])[0] if request is not None else ""
+        turn = _Turn(real_ack, pool, signature)
         args = {name: given.get(name) for name in wanted}
         if "ack" in args:
             args["ack"] = turn
@@ -109,6 +111,8 @@ def reported(fn: Listener, *, pool: AfterAckPool | None = None, acked: bool = Fa
             if acked:
                 turn.take()
             fn(**args)
+        except Replayed:
+            log.info("acked a replayed Slack request without acting on it (%s)", given["context"].get("request_id"))
         except Exception as exc:
             if real_ack.response is None and not acked:
                 raise
@@ -129,9 +133,10 @@ def reported(fn: Listener, *, pool: AfterAckPool | None = None, acked: bool = Fa
 class _Turn:
     """The `ack` a wrapped listener sees: acks, then waits for the listener's turn in the post-ack pool."""
 
-    def __init__(self, ack: Ack, pool: AfterAckPool | None) -> None:
+    def __init__(self, ack: Ack, pool: AfterAckPool | None, signature: str = "") -> None:
         self._ack = ack
         self._pool = pool
+        self._signature = signature
         self._holding = False
 
     @property
@@ -144,9 +149,11 @@ class _Turn:
         return result
 
     def take(self) -> None:
+        """Wait for a turn in the pool, then make sure this request was not acted on before."""
         if self._pool is not None and not self._holding:
             self._pool.enter()
             self._holding = True
+            self._pool.claim(self._signature)
 
     def give_back(self) -> None:
         if self._holding and self._pool is not None:

@@ -4,8 +4,8 @@ A small WSGI application (served by gunicorn in `serve --http`, see `bot/slack/g
 threading wsgiref server for probes in Socket Mode and in tests). Slack's requests pass `SlackEdge`
 before Bolt sees them: a body over the size limit gets 413 unread; a bad, missing or stale signature,
 or a malformed timestamp, gets 401 and is logged by its length and a short prefix only (Bolt's own
-check would log the whole body); an exact replay of a signed request already acted on (by any replica:
-the database keeps the signatures) is acked with an empty 200 and goes no further. `/healthz` answers
+check would log the whole body). (An exact replay of a signed request is acked like the original and
+stopped before its post-ack part: `AfterAckPool.claim`, across replicas via the database.) `/healthz` answers
 while the process is up, `/readyz` asks a readiness check (the database; the Socket Mode connection),
 and callers may add routes such as `/metrics`.
 """
@@ -39,14 +39,11 @@ LOGGED_PREFIX = 64  # bytes of a refused body that reach the log (never the rest
 
 
 class SlackEdge:
-    """What a request must pass before Bolt: size, signature, first delivery. `first_delivery(signature)`
-    is True the first time a signature is seen (`bot.store.deliveries.DeliveryLog.first`)."""
+    """What a request must pass before Bolt: its size and its signature (no database: this is the ack path)."""
 
-    def __init__(self, signing_secret: str, *, max_body: int,
-                 first_delivery: Callable[[str], bool] | None = None) -> None:
+    def __init__(self, signing_secret: str, *, max_body: int) -> None:
         self._verifier = SignatureVerifier(signing_secret)
         self.max_body = max_body
-        self._first_delivery = first_delivery
 
     def admit(self, environ: WSGIEnvironment) -> tuple[int, bytes] | None:
         """None: hand the request to Bolt (its body is re-readable); else the (status, body) to answer."""
@@ -68,9 +65,6 @@ class SlackEdge:
             log.info("refused a Slack request without a valid signature (%d bytes, starts %r)", len(body),
                      body[:LOGGED_PREFIX])
             return 401, b"invalid request\n"
-        if self._first_delivery is not None and not self._first_delivery(signature):
-            log.info("acked a replayed Slack request without acting on it (timestamp %s)", timestamp)
-            return 200, b""
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return None

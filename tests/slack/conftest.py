@@ -135,7 +135,7 @@ def start_launchpad(slack: SlackServer, settings: Settings, services: Services) 
     client = build_client(settings)
     notifier = SlackNotifier(client, settings, coalesce_seconds=0)
     app = build_app(settings, services, client=client, notifier=notifier)
-    server = HttpServer(LaunchPadWsgi(app, ready=lambda: None, edge=build_edge(settings, services)), "127.0.0.1",
+    server = HttpServer(LaunchPadWsgi(app, ready=lambda: None, edge=build_edge(settings)), "127.0.0.1",
                         0).start()
     return Launchpad(slack, settings, services, app, notifier, server)
 
