@@ -3,9 +3,9 @@
 Built on slack_sdk's `websockets` client, the one of the four slack_sdk ships that kept acking through a
 `refresh_requested` reconnect when measured against a local Socket Mode server (50 commands, refresh at
 the 25th): it opens the new connection before closing the old one, and acks sent meanwhile go out on
-the old one. The built-in client blocked while closing the old connection (22 of 50 acks late, over
-3 s); websocket-client closed the old one before the new was up (25 of 50 never acked); aiohttp lost
-one. (`bench/ack.py` re-measures them; docs/slack.md has the table.) What the stock client lacks is
+the old one. The built-in client blocked while closing the old connection (about half the acks over
+3 s); websocket-client closed the old one before the new was up (most never acked); aiohttp lost one
+in one run. (`bench/ack.py` re-measures them; docs/slack.md has the table.) What the stock client lacks is
 added here: envelopes are dispatched to the (sync) Bolt app on a thread pool, so one slow ack never
 holds the event loop and the others; a drop is noticed at once and followed by reconnect attempts
 with backoff (0.5 s doubling to `slack_reconnect_max_seconds`) instead of the client's 10 s checks;
