@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
@@ -59,14 +60,16 @@ class SlackEdge:
         if len(body) > self.max_body:
             log.info("refused a Slack request of more than %d bytes", self.max_body)
             return 413, b"request too large\n"
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        if parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]:
+            return None  # Slack's unsigned ssl_check ping: Bolt answers 200 by protocol and runs nothing
         timestamp = environ.get("HTTP_X_SLACK_REQUEST_TIMESTAMP", "")
         signature = environ.get("HTTP_X_SLACK_SIGNATURE", "")
         if not (timestamp.isascii() and timestamp.isdigit()) or not self._verifier.is_valid(body, timestamp, signature):
             log.info("refused a Slack request without a valid signature (%d bytes, starts %r)", len(body),
                      body[:LOGGED_PREFIX])
             return 401, b"invalid request\n"
-        environ["wsgi.input"] = io.BytesIO(body)
-        environ["CONTENT_LENGTH"] = str(len(body))
         return None
 
 

@@ -252,7 +252,7 @@ def test_lookup_command_answers_ephemerally(launchpad: Launchpad) -> None:
 
 def test_lookup_reply_for_other_handlers(launchpad: Launchpad) -> None:
     usage = lookup_reply(launchpad.services, "  ")
-    assert usage["text"].startswith("Usage: `/launchpad lookup <domain>`")
+    assert usage["text"].startswith("Usage: `/launchpad lookup &lt;domain&gt;`")  # mrkdwn: `<` would start a link
     bad = lookup_reply(launchpad.services, "not a domain")
     assert "is not a hostname" in bad["text"]
     unknown = lookup_reply(launchpad.services, "www.example.net")
