@@ -20,7 +20,7 @@ demo: $(STAMP)
 test: $(STAMP) lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check bot provisioners tests bench
+	$(BIN)/ruff check bot provisioners tests bench deploy
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

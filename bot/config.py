@@ -53,7 +53,10 @@ class Settings(BaseSettings):
                                 description="GitHub Enterprise: https://HOST/api/v3")
     github_credentials: dict[str, GitHubCredential] = Field(
         default_factory=dict,
-        description="per environment name (or 'default'); e.g. LAUNCHPAD_GITHUB_CREDENTIALS__PROD__TOKEN")
+        description="per environment name (or 'default'); e.g. LAUNCHPAD_GITHUB_CREDENTIALS__PROD__TOKEN; a "
+                    "temporary environment uses its base environment's unless one is named for it, '-' written "
+                    "'_' (LAUNCHPAD_GITHUB_CREDENTIALS__TMP_Q4MIG__TOKEN); check them with `launchpad config "
+                    "--check`")
     github_rate_limit_wait_cap_seconds: int = Field(default=300,
                                                     description="longest wait for a primary rate-limit reset")
     github_api_mode: Literal["graphql", "rest"] = Field(

@@ -3,11 +3,15 @@
 `build_services` is called once per process (Slack app, worker, CLI command). It migrates a SQLite
 database on start (the embedded default has no operator to run `launchpad db upgrade`); on
 PostgreSQL it only checks that the schema is current and says which command to run when it is not.
-Nothing else in the application constructs these objects.
+Nothing else in the application constructs these objects. GitHub credentials are checked here too:
+their form when the forges are built (a malformed token or private key stops start-up with one line
+each), and, with `check_forges`, whether GitHub accepts them for the platform's repositories
+(`launchpad config --check`, and `serve`/`worker` at start-up).
 """
 
 from __future__ import annotations
 
+import logging
 import random
 from dataclasses import dataclass
 from datetime import timedelta
@@ -22,11 +26,22 @@ from bot.workflow.engine import Engine, EngineConfig
 from bot.workflow.execute import Actions
 from bot.workflow.policy import load_policy
 from bot.workflow.service import WorkflowService
-from provisioners.forge.credentials import Credential, make_credential
+from provisioners.forge.credentials import Credential, credential_problems, make_credential
 from provisioners.forge.local import LocalForge
 from provisioners.forge.retry import RetryPolicy
-from provisioners.forge.router import ForgeRouter, ForgeRoutes, StaticForgeRouter
+from provisioners.forge.router import CredentialCheck, ForgeRouter, ForgeRoutes, StaticForgeRouter
 from provisioners.plan import RenderContext
+from provisioners.platform import PlatformConfig
+
+log = logging.getLogger(__name__)
+
+
+class CredentialsError(RuntimeError):
+    """GitHub credentials that cannot work, found before any step runs; `problems` holds one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("GitHub credentials: " + "; ".join(problems))
+        self.problems = problems
 
 
 @dataclass
@@ -54,7 +69,7 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
     ctx = render_context(settings)
     local = None
     if forges is None:
-        forges, local = _forges(settings)
+        forges, local = build_forges(settings)
     clock = clock or SystemClock()
     actions = Actions(ctx=ctx, forges=forges, resolver=resolver or _resolver(settings, ctx),
                       auto_merge=settings.forge == "local" and settings.auto_merge_local)
@@ -71,8 +86,9 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
                     local_forge=local)
 
 
-def _forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:
-    """The local forge under data_dir/repos, or one GitHub forge per configured credential."""
+def build_forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:
+    """The local forge under data_dir/repos, or one GitHub forge per configured credential (CredentialsError
+    when one cannot work: a token that is no GitHub token, a private key that does not parse)."""
     if settings.forge == "local":
         local = LocalForge(settings.data_dir / "repos")
         return StaticForgeRouter(local), local
@@ -86,11 +102,42 @@ def _forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:
             token=cred.token.get_secret_value() if cred.token else None, app_id=cred.app_id,
             private_key=cred.private_key.get_secret_value() if cred.private_key else None,
             installation_id=cred.installation_id)
+    problems = [problem for name, cred in credentials.items() for problem in credential_problems(name, cred)]
+    if problems:
+        raise CredentialsError(problems)
     policy = RetryPolicy(max_retries=settings.github_max_retries,
                          wait_cap=float(settings.github_rate_limit_wait_cap_seconds))
+    platform = settings.platform
     return ForgeRouter(credentials, api_url=settings.github_api_url, policy=policy,
+                       environment_order=platform.environment_order,
+                       temporary_base=platform.temporary_environment_base,
                        writes_per_minute=settings.github_writes_per_minute,
                        timeout=settings.github_timeout_seconds, api=settings.github_api_mode), None
+
+
+def fixed_repositories(platform: PlatformConfig) -> list[str]:
+    """The platform's target repositories whose names are known before a request ('owner/name' without
+    placeholders; a service's own repository, '{team}/{service}', is not)."""
+    names = [r.name for r in platform.repositories.values() if "{" not in r.name and r.name.count("/") == 1]
+    return list(dict.fromkeys(names))
+
+
+def check_forges(settings: Settings, forges: ForgeRoutes) -> CredentialCheck | None:
+    """Ask GitHub whether every credential works for the platform's repositories (None: not a GitHub forge)."""
+    if not isinstance(forges, ForgeRouter):
+        return None
+    return forges.check(fixed_repositories(settings.platform))
+
+
+def startup_problems(services: Services) -> list[str]:
+    """What `serve` and `worker` refuse to start on, one line each: a credential GitHub rejects, a wrong
+    installation id, a repository a credential cannot reach. A GitHub that does not answer is only logged."""
+    result = check_forges(services.settings, services.forges)
+    if result is None:
+        return []
+    for line in result.unverified:
+        log.warning("%s", line)
+    return result.problems
 
 
 def _resolver(settings: Settings, ctx: RenderContext) -> BindingResolver:

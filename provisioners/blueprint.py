@@ -13,10 +13,10 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from provisioners.bundled import TEMPLATES_DIR
+
 ComponentKind = Literal["ecr", "security_group", "target_group", "iam_role", "dns", "s3", "rds", "elasticache"]
 ProvisionerId = Literal["terragrunt", "helm", "argocd", "ci"]
-
-TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
 class ComponentRule(BaseModel):

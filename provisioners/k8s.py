@@ -20,10 +20,9 @@ from typing import Any
 import jsonschema
 import yaml
 
-from provisioners.blueprint import TEMPLATES_DIR
+from provisioners.bundled import SCHEMAS_DIR, TEMPLATES_DIR
 
 KUBERNETES_VERSION = "1.30"
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
 CRDS_DIR = SCHEMAS_DIR / "crds"
 CHART_DIR = TEMPLATES_DIR / "chart"
 OWNER = "x-launchpad-owner"

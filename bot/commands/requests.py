@@ -20,13 +20,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
 
+from alembic.util import CommandError as AlembicCommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.plan import read_spec_file
 from bot.config import Settings
 from bot.jobs import build_scheduler, run_once
 from bot.logs import scrub
-from bot.services import Services, build_services
+from bot.services import Services, build_services, startup_problems
 from bot.store.database import SchemaOutdated, Store
 from bot.workflow.api import (
     Actor,
@@ -115,6 +116,12 @@ def register(sub: Any) -> None:
     db = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = db.add_parser("upgrade", help="apply the migrations (run once per release, from any replica)")
     up.set_defaults(func=_handler(cmd_db_upgrade))
+    down = db.add_parser("downgrade", help="roll the schema back to REVISION, with the newer release's image, "
+                                           "before rolling back to an older release (docs/deploy.md)")
+    down.add_argument("revision", help="the revision the older release needs (`launchpad db head` in its image)")
+    down.set_defaults(func=_handler(cmd_db_downgrade))
+    head = db.add_parser("head", help="print the schema revision this LaunchPad needs (no database needed)")
+    head.set_defaults(func=_handler(cmd_db_head))
 
     p = sub.add_parser("demo", help="run a whole request on embedded defaults (SQLite, local git, no credentials)")
     p.add_argument("spec", type=Path, help="service spec YAML, e.g. examples/ranking-web.yaml")
@@ -214,6 +221,10 @@ def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int
         if args.once:
             run_once(services.workflow, worker_id)
             return 0
+        problems = startup_problems(services)
+        if problems:
+            print("\n".join(f"launchpad worker: {line}" for line in problems), file=sys.stderr)
+            return 2
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
@@ -251,6 +262,27 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings, out: TextIO) ->
         print(f"database is at revision {store.current_revision()} (head {store.head_revision()})", file=out)
     finally:
         store.dispose()
+    return 0
+
+
+def cmd_db_downgrade(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    store = Store(settings.effective_database_url())
+    try:
+        try:
+            store.downgrade(args.revision)
+        except AlembicCommandError as exc:
+            raise RuntimeError(f"cannot downgrade to {args.revision!r}: {exc}; the revision must be at or below "
+                               f"the database's ({store.current_revision() or 'base'}), e.g. what "
+                               "`launchpad db head` prints in the older release's image") from None
+        print(f"database is at revision {store.current_revision() or 'base'} (this LaunchPad needs "
+              f"{store.head_revision()}; start the release that needs {args.revision})", file=out)
+    finally:
+        store.dispose()
+    return 0
+
+
+def cmd_db_head(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    print(Store("sqlite://").head_revision(), file=out)
     return 0
 
 

@@ -65,6 +65,10 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"  Running {other}. See docs/slack.md.")
         print("\n".join(lines), file=sys.stderr)
         return 2
+    problems = startup_problems_of(settings)
+    if problems:
+        print("\n".join(f"launchpad serve: {line}" for line in problems), file=sys.stderr)
+        return 2
     host = args.host or settings.http_host
     port = settings.http_port if args.port is None else args.port
     if args.http:
@@ -115,6 +119,21 @@ def run_socket_mode(settings: Settings, host: str, port: int, *, with_jobs: bool
         link.close()
         server.stop()
         runtime.close()
+
+
+def startup_problems_of(settings: Settings) -> list[str]:
+    """Credentials that cannot work, checked once before any server starts (and before gunicorn forks:
+    the services built here are closed again; each serving process builds its own)."""
+    from bot.services import CredentialsError, build_services, startup_problems
+
+    try:
+        services = build_services(settings)
+    except CredentialsError as err:
+        return list(err.problems)
+    try:
+        return list(startup_problems(services))
+    finally:
+        services.close()
 
 
 class Stop(Exception):

@@ -12,8 +12,11 @@ Two ways to talk to GitHub, chosen per forge (`api`), with the same results:
   inline contents on the base tree (deletions are entries with a null sha), one commit, the
   `launchpad/<key>` ref, the PR and its labels: 7 calls; a repeat costs 3 reads.
 
-Every call goes through `Retrier` (backoff, rate-limit waits) and every write through the
-credential's `WritePacer`. It never decides what to write (see `delivery.py` and `graphql.py` for the
+Every call goes through `Retrier` (backoff, rate-limit waits; after a 401 with a GitHub App credential,
+one retry with a new installation token) and every write through the credential's `WritePacer`. With an
+App credential each call is signed with an installation token narrowed to its repository and to the
+permissions it needs (`app.py`). Pull requests opened from forks are never adopted, whatever their
+branch is called. It never decides what to write (see `delivery.py` and `graphql.py` for the
 shared idempotency and conflict rules) and never lets a secret into a message: GitHub failures are
 re-worded from status and GitHub's text only.
 """
@@ -24,14 +27,14 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-from github import Auth, Github, GithubException, GithubIntegration, InputGitTreeElement
+from github import Auth, Github, GithubException, InputGitTreeElement
 from github.GitCommit import GitCommit
 from github.GitRef import GitRef
 from github.GitTree import GitTree
@@ -41,8 +44,16 @@ from github.Repository import Repository
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError
 from provisioners.forge import graphql
+from provisioners.forge.app import Access, InstallationTokens, permissions, touches_workflows
 from provisioners.forge.base import Change, ChangeState, branch_for
-from provisioners.forge.credentials import AppCredential, Credential, redact_github_logs, register_secret
+from provisioners.forge.credentials import (
+    AppCredential,
+    Credential,
+    TokenCredential,
+    credential_problems,
+    describe,
+    redact_github_logs,
+)
 from provisioners.forge.delivery import (
     FILE_MODE,
     commit_message,
@@ -53,14 +64,13 @@ from provisioners.forge.delivery import (
     no_op_change,
     read_mark,
 )
-from provisioners.forge.retry import Clock, Retrier, RetryPolicy, Sleep, WritePacer
+from provisioners.forge.retry import Clock, RateLimitedAnswer, Retrier, RetryPolicy, Sleep, WritePacer
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
 API_MODES = ("graphql", "rest")
-_TOKEN_REFRESH_MARGIN = 300.0
 _PLAN_ROUNDS = 3  # re-read and re-plan this often when GitHub refuses part of a mutation (races, lost answers)
 
 
@@ -89,11 +99,18 @@ class GitHubForge:
         self._timeout = max(1, round(timeout))  # PyGithub insists on whole seconds
         self._user_agent = user_agent
         self._clock = clock
-        self._retrier = Retrier(policy or RetryPolicy(), name=name, sleep=sleep, clock=clock, rng=rng)
+        self._retrier = Retrier(policy or RetryPolicy(), name=name, sleep=sleep, clock=clock, rng=rng,
+                                who=describe(name, credential), renew=self._renew)
         self._pacer = pacer if pacer is not None else WritePacer(sleep=sleep)
         self._lock = threading.Lock()
-        self._client: Github | None = None
-        self._client_expires = float("inf")
+        self._clients: dict[Access | None, Github] = {}
+        self._last: Github | None = None
+        self._tokens: InstallationTokens | None = None
+        if isinstance(credential, AppCredential):
+            minting = Retrier(policy or RetryPolicy(), name=name, sleep=sleep, clock=clock, rng=rng,
+                              who=describe(name, credential))
+            self._tokens = InstallationTokens(credential, name=name, api_url=self.api_url, timeout=self._timeout,
+                                              user_agent=user_agent, retrier=minting, clock=clock)
         redact_github_logs()
 
     def __repr__(self) -> str:
@@ -109,7 +126,7 @@ class GitHubForge:
         if self.api == "graphql" and len(changeset.paths) <= graphql.PATHS_PER_QUERY:
             return self._open_graphql(repo, key, changeset, title=title, body=body, labels=labels or [],
                                       base_branch=base_branch)
-        gh_repo = self._repo(repo)
+        gh_repo = self._repo(repo, write=True, workflows=touches_workflows(changeset.paths))
         branch = branch_for(key)
         pull = self._find_pull(gh_repo, repo, branch)
         if pull is not None and _state(pull) != ChangeState.OPEN:
@@ -162,9 +179,9 @@ class GitHubForge:
             found = self._graphql_pull(repo, key)
             if found is not None and found.state == ChangeState.OPEN:
                 self._graphql_write([graphql.Step("closePullRequest", {"pullRequestId": found.id})], "LaunchPadClose",
-                                    f"close pull request #{found.number} in {repo}")
+                                    f"close pull request #{found.number} in {repo}", repo)
             return
-        pull = self._find_pull(self._repo(repo), repo, branch_for(key))
+        pull = self._find_pull(self._repo(repo, write=True), repo, branch_for(key))
         if pull is not None and _state(pull) == ChangeState.OPEN:
             self._write(lambda: pull.edit(state="closed"), f"close pull request #{pull.number} in {repo}")
 
@@ -192,7 +209,7 @@ class GitHubForge:
         """Merge the open pull request (demo and tests; people normally merge on GitHub)."""
         if self.api == "graphql":
             return self._merge_graphql(repo, key)
-        gh_repo = self._repo(repo)
+        gh_repo = self._repo(repo, write=True)
         pull = self._find_pull(gh_repo, repo, branch_for(key))
         if pull is None:
             raise PermanentError(f"{repo}: no pull request for launchpad/{key} to merge")
@@ -206,6 +223,33 @@ class GitHubForge:
         assert merged is not None
         return self._change(repo, key, merged, wrote=True)
 
+    def check(self, repos: Sequence[str] = ()) -> list[str]:
+        """What is wrong with this credential, found before any step needs it (`launchpad config --check`,
+        start-up): the token's format and that GitHub accepts it, or the App's key, app and installation;
+        then that each of `repos` is reachable with it. One line per problem; TransientError when GitHub
+        cannot answer."""
+        problems = credential_problems(self.name, self._credential)
+        if problems:
+            return problems
+        if self._tokens is not None:
+            return self._tokens.check(repos)
+        try:
+            self._retrier.run(lambda: self._client().get_rate_limit(), what="check its token")
+        except PermanentError as err:
+            return [str(err)]
+        except GithubException as err:
+            return [f"{describe(self.name, self._credential)}: GitHub refused to check the token "
+                    f"({err.status} {_message(err)})"]
+        for repo in repos:
+            try:
+                self._read(partial(self._client(repo).get_repo, repo, lazy=False), f"read repository {repo}",
+                           missing=f"{describe(self.name, self._credential)} cannot see repository {repo}: grant "
+                                   "the token access to it (docs/forge.md lists the permissions), or fix "
+                                   "platform.repositories")
+            except PermanentError as err:
+                problems.append(str(err))
+        return problems
+
     @property
     def pacer(self) -> WritePacer:
         """This credential's write pacer."""
@@ -213,7 +257,7 @@ class GitHubForge:
 
     def quota(self) -> Quota:
         """Remaining primary rate limit of this credential, from the last response (no API call)."""
-        client = self._client
+        client = self._last
         if client is None:
             return Quota(-1, -1, None)
         remaining, limit = client.requester.rate_limiting
@@ -248,7 +292,7 @@ class GitHubForge:
         missing = sorted(set(labels) - set(labelled))
         if missing:
             progress.wrote = True
-            issue = self._repo(repo).get_issue(change.number)
+            issue = self._repo(repo, write=True).get_issue(change.number)
             self._write(lambda: issue.add_to_labels(*missing), f"label pull request #{change.number} in {repo}")
         return change.model_copy(update={"wrote": progress.wrote})
 
@@ -270,7 +314,8 @@ class GitHubForge:
         if steps:
             progress.wrote = True
             self._pacer.acquire()
-            data, errors = self._post_graphql(*graphql.mutation(steps))
+            data, errors = self._post_graphql(*graphql.mutation(steps), repo=repo, write=True,
+                                              workflows=touches_workflows(changeset.paths))
             self._log_quota()
             if errors:
                 if graphql.forbidden(errors):
@@ -293,7 +338,8 @@ class GitHubForge:
         """The LaunchPadChange query: one call (open_change sends larger change sets over REST)."""
         paths = changeset.paths
         data, errors = self._post_graphql(graphql.state_query(paths),
-                                          graphql.state_variables(repo, base_branch, key, paths))
+                                          graphql.state_variables(repo, base_branch, key, paths), repo=repo,
+                                          write=True, workflows=touches_workflows(paths))
         self._log_quota()
         repository = self._repository(repo, data, errors)
         if not (repository.get("base") or {}).get("target"):
@@ -304,7 +350,7 @@ class GitHubForge:
 
     def _rest_commit(self, repo: str, key: str, changeset: ChangeSet, title: str, state: graphql.RepoState) -> str:
         """Our one commit made again on the base tip with the Git Data API (tree + commit: 2 writes)."""
-        gh_repo = self._repo(repo)
+        gh_repo = self._repo(repo, write=True, workflows=touches_workflows(changeset.paths))
         base_tree = GitTree(gh_repo.requester, headers={}, completed=False,
                             attributes={"sha": state.base_tree, "url": f"{gh_repo.url}/git/trees/{state.base_tree}"})
         base_commit = GitCommit(gh_repo.requester, headers={}, completed=False,
@@ -328,7 +374,7 @@ class GitHubForge:
         try:
             data = self._graphql_write([graphql.Step("mergePullRequest", {"pullRequestId": found.id,
                                                                           "mergeMethod": "MERGE"})],
-                                       "LaunchPadMerge", what)
+                                       "LaunchPadMerge", what, repo)
             merged = graphql.read_pull(data["mergePullRequest"]["pullRequest"])
         except PermanentError:
             again = self._graphql_pull(repo, key)  # a lost answer: the merge may have happened
@@ -344,17 +390,18 @@ class GitHubForge:
         what = f"look up the pull request of {branch} in {repo}"
         try:
             data, errors = self._retrier.run(partial(self._post_graphql, graphql.PULL_QUERY,
-                                                     {"owner": owner, "name": name, "branch": branch}), what=what)
+                                                     {"owner": owner, "name": name, "branch": branch}, repo=repo),
+                                             what=what)
         except GithubException as err:
             raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
         self._log_quota()
         return graphql.choose_pull(graphql.read_pulls(self._repository(repo, data, errors)))
 
-    def _graphql_write(self, steps: list[graphql.Step], name: str, what: str) -> dict[str, Any]:
+    def _graphql_write(self, steps: list[graphql.Step], name: str, what: str, repo: str) -> dict[str, Any]:
         """A mutation that is safe to repeat (close, merge): paced, retried, errors are permanent."""
         try:
-            data, errors = self._retrier.run(partial(self._post_graphql, *graphql.mutation(steps, name)), what=what,
-                                             pacer=self._pacer)
+            data, errors = self._retrier.run(partial(self._post_graphql, *graphql.mutation(steps, name), repo=repo,
+                                                     write=True), what=what, pacer=self._pacer)
         except GithubException as err:
             raise PermanentError(f"GitHub refused to {what} ({err.status} {_message(err)})") from None
         self._log_quota()
@@ -362,20 +409,22 @@ class GitHubForge:
             raise PermanentError(f"GitHub refused to {what} ({graphql.error_text(errors)})")
         return data
 
-    def _post_graphql(self, document: str, variables: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    def _post_graphql(self, document: str, variables: dict[str, Any], *, repo: str | None = None,
+                      write: bool = False, workflows: bool = False) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """One POST to the GraphQL endpoint (<api>/graphql; GHE: https://HOST/api/graphql), not retried here.
-        GitHub answers rate limits with 200 and an error of type RATE_LIMITED: raised like REST's 403/429
-        so the Retrier waits for the reset; other errors come back with whatever data resolved."""
-        requester = self._github().requester
+        GitHub answers rate limits with HTTP 200 and errors (`graphql.rate_limit` knows their shapes): raised
+        as RateLimitedAnswer so the Retrier waits; other errors come back with whatever data resolved.
+        `repo` (default: the variables' owner/name) and `write`/`workflows` say what an App token must cover."""
+        if repo is None and isinstance(variables.get("owner"), str) and isinstance(variables.get("name"), str):
+            repo = f"{variables['owner']}/{variables['name']}"
+        requester = self._client(repo, write=write, workflows=workflows).requester
         headers, answer = requester.requestJsonAndCheck("POST", requester.graphql_url,
                                                         input={"query": document, "variables": variables})
         answer = answer if isinstance(answer, dict) else {}
         errors = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
-        limited = next((e for e in errors if e.get("type") == "RATE_LIMITED"), None)
-        if limited is not None:
-            exhausted = str({k.lower(): v for k, v in headers.items()}.get("x-ratelimit-remaining", "")) == "0"
-            raise GithubException(403 if exhausted else 429, {"message": str(limited.get("message", ""))[:200]},
-                                  headers)
+        kind = graphql.rate_limit(errors)
+        if kind is not None:
+            raise RateLimitedAnswer(kind == "primary", headers, graphql.error_text(errors))
         return answer.get("data") or {}, errors
 
     def _repository(self, repo: str, data: dict[str, Any], errors: list[dict[str, Any]]) -> dict[str, Any]:
@@ -401,7 +450,7 @@ class GitHubForge:
         pulls = self._read(lambda: list(gh_repo.get_pulls(state="all", head=f"{owner}:{branch}")),
                            f"look up the pull request of {branch} in {repo}",
                            missing=f"{repo}: repository not found, or credential {self.name!r} cannot see it")
-        pulls = [p for p in pulls if p.head.ref == branch]
+        pulls = [p for p in pulls if p.head.ref == branch and _same_repository(p)]
         return next((p for p in pulls if p.state == "open"), pulls[0] if pulls else None)
 
     def _reusable_head(self, gh_repo: Repository, repo: str, key: str, changeset: ChangeSet, base_sha: str,
@@ -499,37 +548,39 @@ class GitHubForge:
         owner, name = repo.split("/")
         return owner, name
 
-    def _repo(self, repo: str) -> Repository:
+    def _repo(self, repo: str, *, write: bool = False, workflows: bool = False) -> Repository:
+        """The repository, on a client whose (App) token covers it with read, or write (+ Workflows) access."""
         self._owner_name(repo)
-        return self._github().get_repo(repo, lazy=True)
+        return self._client(repo, write=write, workflows=workflows).get_repo(repo, lazy=True)
 
-    def _github(self) -> Github:
+    def _client(self, repo: str | None = None, *, write: bool = False, workflows: bool = False) -> Github:
+        """One client for a token credential; for an App, one per (repository, permissions), each signing its
+        requests with a current installation token narrowed to that (app.InstallationTokens)."""
+        access = None if self._tokens is None else Access.of(repo, permissions(write=write, workflows=workflows))
         with self._lock:
-            if self._client is None or self._clock() >= self._client_expires:
-                self._client = self._connect()
-            return self._client
+            client = self._clients.get(access)
+            if client is None:
+                if self._tokens is None or access is None:
+                    assert isinstance(self._credential, TokenCredential)
+                    auth: Auth.Auth = Auth.Token(self._credential.token)
+                else:
+                    auth = self._tokens.auth(access)
+                client = Github(auth=auth, base_url=self.api_url, timeout=self._timeout, retry=None,
+                                seconds_between_requests=None, seconds_between_writes=None, lazy=True, per_page=100,
+                                user_agent=self._user_agent)
+                self._clients[access] = client
+            self._last = client
+            return client
 
-    def _connect(self) -> Github:
-        credential = self._credential
-        if isinstance(credential, AppCredential):
-            token = self._installation_token(credential)
-        else:
-            token = credential.token
-            self._client_expires = float("inf")
-        return Github(auth=Auth.Token(token), base_url=self.api_url, timeout=self._timeout, retry=None,
-                      seconds_between_requests=None, seconds_between_writes=None, lazy=True, per_page=100,
-                      user_agent=self._user_agent)
+    def _renew(self) -> bool:
+        """After a 401: drop the installation token the failed request carried (the next request mints a new
+        one); False for a token credential, which has nothing to renew."""
+        return self._tokens is not None and self._tokens.reject_last()
 
-    def _installation_token(self, credential: AppCredential) -> str:
-        integration = GithubIntegration(auth=Auth.AppAuth(credential.app_id, credential.private_key),
-                                        base_url=self.api_url, timeout=self._timeout, retry=None,
-                                        seconds_between_requests=None, seconds_between_writes=None,
-                                        user_agent=self._user_agent)
-        grant = self._retrier.run(lambda: integration.get_access_token(credential.installation_id),
-                                  what=f"get an installation token for app {credential.app_id}")
-        register_secret(grant.token)
-        self._client_expires = grant.expires_at.timestamp() - _TOKEN_REFRESH_MARGIN
-        return grant.token
+    @property
+    def installation_tokens(self) -> InstallationTokens | None:
+        """The App credential's installation tokens (None for a token credential)."""
+        return self._tokens
 
     def _read(self, fn: Callable[[], T], what: str, *, missing: Any = ...) -> T:
         """A read-only call; `missing` is returned on 404 (or, when a string, raised as PermanentError)."""
@@ -578,6 +629,13 @@ def _pull_change(repo: str, key: str, pull: graphql.Pull, *, wrote: bool, head_s
     return Change(repo=repo, key=key, branch=pull.branch, number=pull.number, url=pull.url, state=pull.state,
                   head_sha=head_sha or pull.head_oid, base_branch=pull.base_branch,
                   merge_sha=pull.merge_oid if pull.state == ChangeState.MERGED else None, wrote=wrote)
+
+
+def _same_repository(pull: PullRequest) -> bool:
+    """True when the pull request's head is in its base repository: one opened from a fork (or whose fork is
+    gone) is never LaunchPad's, even on a `launchpad/<key>` branch and when the `head` filter was ignored."""
+    head, base = pull.head.repo, pull.base.repo
+    return head is not None and base is not None and head.full_name.lower() == base.full_name.lower()
 
 
 def _state(pull: PullRequest) -> ChangeState:

@@ -32,9 +32,11 @@ from provisioners.forge.delivery import (
 )
 
 PATHS_PER_QUERY = 250  # blob lookups per query (two aliases each); larger change sets are delivered over REST
-PULL_FIELDS = ("id number url state title body headRefName headRefOid baseRefName mergeCommit { oid } "
-               "labels(first: 100) { nodes { name } }")
-_PULLS = ("pullRequests(headRefName: $branch, first: 20, states: [OPEN, CLOSED, MERGED], "
+PULL_FIELDS = ("id number url state title body headRefName headRefOid baseRefName isCrossRepository "
+               "mergeCommit { oid } labels(first: 100) { nodes { name } }")
+# headRefName matches pull requests from forks too (GitHub ignores the head repository): read enough of them
+# that a crowd of fork PRs on our branch name cannot push ours out of the page, and keep only our own.
+_PULLS = ("pullRequests(headRefName: $branch, first: 100, states: [OPEN, CLOSED, MERGED], "
           f"orderBy: {{field: CREATED_AT, direction: DESC}}) {{ nodes {{ {PULL_FIELDS} }} }}")
 
 PULL_QUERY = f"""query LaunchPadPull($owner: String!, $name: String!, $branch: String!) {{
@@ -68,6 +70,7 @@ class Pull:
     base_branch: str
     merge_oid: str | None
     labels: tuple[str, ...]
+    cross_repository: bool = False  # opened from a fork: never LaunchPad's, whatever its branch is called
 
 
 @dataclass(frozen=True)
@@ -98,11 +101,16 @@ def read_pull(node: dict[str, Any]) -> Pull:
     return Pull(id=node["id"], number=int(node["number"]), url=node["url"], state=state, title=node["title"],
                 body=node.get("body") or "", branch=node["headRefName"], head_oid=node["headRefOid"],
                 base_branch=node["baseRefName"], merge_oid=(node.get("mergeCommit") or {}).get("oid"),
-                labels=tuple(label["name"] for label in labels if label))
+                labels=tuple(label["name"] for label in labels if label),
+                cross_repository=bool(node.get("isCrossRepository", False)))
 
 
 def read_pulls(repository: dict[str, Any]) -> tuple[Pull, ...]:
-    return tuple(read_pull(n) for n in (repository.get("pullRequests") or {}).get("nodes") or [] if n)
+    """The branch's pull requests whose head is in this repository: `pullRequests(headRefName:)` also
+    returns pull requests opened from forks on a branch of the same name, which LaunchPad must never
+    adopt (update, label, report as merged or close)."""
+    pulls = (read_pull(n) for n in (repository.get("pullRequests") or {}).get("nodes") or [] if n)
+    return tuple(p for p in pulls if not p.cross_repository)
 
 
 def choose_pull(pulls: Sequence[Pull]) -> Pull | None:
@@ -192,6 +200,23 @@ def mutation(steps: Sequence[Step], name: str = "LaunchPadDeliver") -> tuple[str
 
 def error_text(errors: Sequence[dict[str, Any]]) -> str:
     return "; ".join(str(e.get("message") or e.get("type") or "error") for e in errors)[:300]
+
+
+def rate_limit(errors: Sequence[dict[str, Any]]) -> str | None:
+    """'primary' or 'secondary' when GitHub's (HTTP 200) errors say a rate limit stopped the request.
+
+    Shapes seen and documented: `{"type": "RATE_LIMITED"}`; `{"type": "RATE_LIMIT", "code":
+    "graphql_rate_limit"}`; a secondary limit as a message only ("You have exceeded a secondary rate
+    limit..."); a primary one as a message only ("API rate limit exceeded / already exceeded...")."""
+    kind: str | None = None
+    for error in errors:
+        message = str(error.get("message") or "").lower()
+        if "secondary rate limit" in message or "abuse" in message:
+            return "secondary"
+        typed = str(error.get("type") or "").upper() in ("RATE_LIMITED", "RATE_LIMIT")
+        if typed or str(error.get("code") or "").lower() == "graphql_rate_limit" or "api rate limit" in message:
+            kind = "primary"
+    return kind
 
 
 def forbidden(errors: Sequence[dict[str, Any]]) -> bool:

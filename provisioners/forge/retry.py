@@ -1,10 +1,14 @@
 """How GitHub calls wait: retries with backoff on 5xx and timeouts, rate-limit waits, and write pacing.
 
-`Retrier.run` wraps one API call. It decides from the failure alone (status, headers, exception
-type) whether to sleep and try again or to give up with a `TransientError` carrying `retry_at`;
-anything else is re-raised for the caller to interpret (404, 422...). `WritePacer` is a token bucket
-per credential for content-creating calls (GitHub caps them near 80 a minute and 500 an hour).
-All waiting goes through injected `sleep` and `clock` callables so tests never really wait.
+`Retrier.run` wraps one API call. It decides from the failure alone (status, headers, GitHub's message,
+exception type) whether to sleep and try again or to give up with a `TransientError` carrying
+`retry_at`; anything else is re-raised for the caller to interpret (404, 422...). Every rate-limit
+shape GitHub documents is waited out: 403/429 with `x-ratelimit-remaining: 0` (until
+`x-ratelimit-reset`), with `Retry-After`, or with a rate-limit message, and GraphQL's HTTP 200 answers
+whose errors say so (`RateLimitedAnswer`, raised by the GraphQL client). A 401 is retried once when
+the credential can `renew` (a GitHub App mints a new installation token), then it is permanent.
+`WritePacer` is a token bucket per credential for content-creating calls (GitHub caps them near 80
+a minute and 500 an hour). All waiting goes through injected `sleep` and `clock` callables so tests never really wait.
 Messages never include a token: they are built here from status codes and GitHub's own text.
 """
 
@@ -84,43 +88,70 @@ class _Bucket:
         return 0.0 if self.tokens >= 0 else -self.tokens / self.per_second
 
 
+class RateLimitedAnswer(Exception):
+    """GitHub answered (HTTP 200, GraphQL) that a rate limit stopped the request; nothing was executed."""
+
+    def __init__(self, primary: bool, headers: dict[str, Any], message: str) -> None:
+        super().__init__(message)
+        self.primary = primary
+        self.headers = {k.lower(): v for k, v in headers.items()}
+
+
 class Retrier:
-    """Runs one call under the policy; `name` identifies the credential in messages (never its secret)."""
+    """Runs one call under the policy; `name` identifies the credential in messages (never its secret), `who`
+    describes it (for an App: its app and installation ids). `renew` is asked once per call after a 401:
+    True when it replaced the credential's token, so the call is worth repeating."""
 
     def __init__(self, policy: RetryPolicy, *, name: str, sleep: Sleep = time.sleep, clock: Clock = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, who: str | None = None,
+                 renew: Callable[[], bool] | None = None) -> None:
         self.policy, self.name, self.sleep, self.clock = policy, name, sleep, clock
+        self.who = who or f"credential {name!r}"
+        self.renew = renew
         self.rng = rng or random.Random()
 
     def run(self, fn: Callable[[], T], *, what: str, pacer: WritePacer | None = None) -> T:
         failures = 0
         limited = 0
+        renewed = False
         while True:
             if pacer is not None:
                 pacer.acquire()
             try:
                 return fn()
+            except RateLimitedAnswer as answer:
+                limited += 1
+                if answer.primary:
+                    self._wait_for_reset(answer.headers, what, limited)
+                else:
+                    self._wait_secondary(answer.headers, what, limited)
+                continue
             except GithubException as err:
                 status, headers = err.status, {k.lower(): v for k, v in (err.headers or {}).items()}
                 message = _github_message(err.data)
-                if _is_primary_limit(status, headers):
+                kind = rate_limit_kind(status, headers, message)
+                if kind is not None:
                     limited += 1
-                    self._wait_for_reset(headers, what, limited)
-                    continue
-                if _is_secondary_limit(status, headers, message):
-                    limited += 1
-                    self._wait_secondary(headers, what, limited)
+                    if kind == "primary":
+                        self._wait_for_reset(headers, what, limited)
+                    else:
+                        self._wait_secondary(headers, what, limited)
                     continue
                 if status >= 500:
                     failures += 1
                     self._backoff(failures, what, f"HTTP {status}")
                     continue
                 if status == 401:
-                    raise PermanentError(f"GitHub rejected credential {self.name!r} while trying to {what} "
-                                         f"(401 {message or 'Bad credentials'}); check its token or GitHub App "
-                                         "installation") from None
+                    if not renewed and self.renew is not None and self.renew():
+                        renewed = True
+                        continue
+                    fix = ("even with a new installation token; check that the installation is not suspended and "
+                           "that this machine's clock is right" if renewed else
+                           "check its token (expired or revoked?) or GitHub App installation")
+                    raise PermanentError(f"GitHub rejected {self.who} while trying to {what} "
+                                         f"(401 {message or 'Bad credentials'}); {fix}") from None
                 if status == 403:
-                    raise PermanentError(f"credential {self.name!r} may not {what} (403 {message}); grant the "
+                    raise PermanentError(f"{self.who} may not {what} (403 {message}); grant the "
                                          "permissions listed in docs/forge.md") from None
                 raise
             except (requests.Timeout, requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as err:
@@ -154,6 +185,10 @@ class Retrier:
         self.sleep(wait)
 
     def _wait_secondary(self, headers: dict[str, Any], what: str, limited: int) -> None:
+        """Retry-After when given; else the reset when the budget is at zero; else 60 s, 120 s, 240 s ..."""
+        if "retry-after" not in headers and str(headers.get("x-ratelimit-remaining", "")) == "0":
+            self._wait_for_reset(headers, what, limited)
+            return
         retry_after = headers.get("retry-after")
         try:
             wait = float(retry_after) if retry_after is not None else None
@@ -171,15 +206,30 @@ class Retrier:
 
 
 def _github_message(data: Any) -> str:
+    """GitHub's text: REST's `message`, or the messages of GraphQL's `errors` (a 403 can carry either)."""
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])[:200]
+    if isinstance(data, dict) and isinstance(data.get("errors"), list):
+        return "; ".join(str(e.get("message") or "") for e in data["errors"] if isinstance(e, dict))[:200]
     return ""
 
 
-def _is_primary_limit(status: int, headers: dict[str, Any]) -> bool:
-    return status in (403, 429) and str(headers.get("x-ratelimit-remaining", "")) == "0"
+def rate_limit_kind(status: int, headers: dict[str, Any], message: str) -> str | None:
+    """'primary' (wait for x-ratelimit-reset), 'secondary' (Retry-After, else escalating waits) or None.
 
-
-def _is_secondary_limit(status: int, headers: dict[str, Any], message: str) -> bool:
+    GitHub's documented shapes: 403 or 429 with `x-ratelimit-remaining: 0` (primary); 403 or 429 with
+    `retry-after`, or with a message saying "secondary rate limit" (secondary); a 403 whose message
+    says the API rate limit was exceeded, whatever the remaining header says (primary); any other 429."""
+    if status not in (403, 429):
+        return None
     lowered = message.lower()
-    return status == 429 or (status == 403 and ("retry-after" in headers or "secondary rate limit" in lowered))
+    if "retry-after" in headers or "secondary rate limit" in lowered or "abuse" in lowered:
+        return "secondary"
+    if str(headers.get("x-ratelimit-remaining", "")) == "0" or "rate limit" in lowered:
+        return "primary"
+    return "secondary" if status == 429 else None
+
+
+def is_rate_limited(err: GithubException) -> bool:
+    headers = {k.lower(): v for k, v in (err.headers or {}).items()}
+    return rate_limit_kind(err.status, headers, _github_message(err.data)) is not None

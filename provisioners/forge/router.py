@@ -3,8 +3,10 @@
 The workflow asks `forge_for(repo, environments)` and never sees a credential. For GitHub, the
 `ForgeRouter` keeps one `GitHubForge` (one client, one installation-token cache, one write pacer)
 per configured credential, and picks the credential with `credentials.choose_credential`: a devel
-change set only ever gets the devel forge. For the embedded default, `StaticForgeRouter` hands out
-the one `LocalForge`. It holds no request state and never decides what to write.
+change set only ever gets the devel forge, and a temporary environment's the credential of its base
+environment unless one is configured for it. `check` asks GitHub whether every credential works for the
+repositories it will be used for (`launchpad config --check`, start-up). For the embedded default,
+`StaticForgeRouter` hands out the one `LocalForge`. It holds no request state and never decides what to write.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import random
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
+from provisioners.errors import PermanentError, TransientError
 from provisioners.forge.base import Forge
 from provisioners.forge.credentials import Credential, choose_credential
 from provisioners.forge.github import API_MODES, DEFAULT_API_URL, GitHubForge, Quota
@@ -39,12 +43,25 @@ class StaticForgeRouter:
         return self.forge
 
 
+@dataclass
+class CredentialCheck:
+    """What `ForgeRouter.check` found: `problems` (permanent, one line each) and `unverified` (GitHub did not
+    answer; say so, but do not refuse to start over it)."""
+
+    problems: list[str] = field(default_factory=list)
+    unverified: list[str] = field(default_factory=list)
+    checked: dict[str, list[str]] = field(default_factory=dict)  # credential name -> repositories it covers
+
+
 class ForgeRouter:
-    """One GitHubForge per credential; `environment_order` ranks environments least to most privileged;
-    `api` is how every forge talks to GitHub ('graphql' or 'rest'; Settings.github_api_mode, default graphql)."""
+    """One GitHubForge per credential; `environment_order` ranks environments least to most privileged
+    (platform.environment_order); a temporary environment uses `temporary_base`'s credential unless one is
+    configured for it (platform.temporary_environment_base); `api` is how every forge talks to GitHub
+    ('graphql' or 'rest'; Settings.github_api_mode, default graphql)."""
 
     def __init__(self, credentials: Mapping[str, Credential], *, api_url: str = DEFAULT_API_URL,
-                 environment_order: Sequence[str] = DEFAULT_ENVIRONMENT_ORDER, policy: RetryPolicy | None = None,
+                 environment_order: Sequence[str] = DEFAULT_ENVIRONMENT_ORDER, temporary_base: str | None = None,
+                 policy: RetryPolicy | None = None,
                  writes_per_minute: int = 60, writes_per_hour: int = 450, timeout: float = 15.0,
                  sleep: Sleep = time.sleep, clock: Clock = time.time, rng: random.Random | None = None,
                  api: str = "rest") -> None:
@@ -55,6 +72,7 @@ class ForgeRouter:
         self.api = api
         self._credentials = dict(credentials)
         self._order = list(environment_order)
+        self._temporary_base = temporary_base
         self._api_url = api_url
         self._policy = policy or RetryPolicy()
         self._writes = (writes_per_minute, writes_per_hour)
@@ -65,10 +83,34 @@ class ForgeRouter:
 
     def credential_for(self, repo: str, environments: Sequence[str] = ()) -> str:
         """The configured credential name this change set would use (for logs and the audit trail)."""
-        return choose_credential(self._credentials, repo, environments, self._order)
+        return choose_credential(self._credentials, repo, environments, self._order, self._temporary_base)
 
     def forge_for(self, repo: str, environments: Sequence[str] = ()) -> GitHubForge:
-        name = self.credential_for(repo, environments)
+        return self._forge(self.credential_for(repo, environments))
+
+    def check(self, repositories: Sequence[str]) -> CredentialCheck:
+        """Ask GitHub whether each credential works: the token is accepted, or the App's key, app and
+        installation are; and each repository it will be used for (by environment_order, and 'default'
+        for change sets without one) is reachable with it. One line per problem, naming the credential."""
+        result = CredentialCheck(checked={name: [] for name in self._credentials})
+        for repo in repositories:
+            for environments in [[env] for env in self._order] + [[]]:
+                try:
+                    name = self.credential_for(repo, environments)
+                except PermanentError as err:
+                    result.problems.append(str(err))
+                    continue
+                if repo not in result.checked[name]:
+                    result.checked[name].append(repo)
+        for name, repos in result.checked.items():
+            try:
+                result.problems += self._forge(name).check(repos)
+            except TransientError as err:
+                result.unverified.append(f"credential {name!r} could not be checked: {err}")
+        result.problems = list(dict.fromkeys(result.problems))
+        return result
+
+    def _forge(self, name: str) -> GitHubForge:
         with self._lock:
             forge = self._forges.get(name)
             if forge is None:

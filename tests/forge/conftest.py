@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioners.forge.base import Forge
 from provisioners.forge.credentials import TokenCredential
@@ -183,3 +185,18 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ForgeHar
     else:
         with GitHubServer() as server:
             yield GitHubHarness(server, FakeClock(), api=request.param.removeprefix("github-"))
+
+
+def rsa_key_pair() -> tuple[str, str]:
+    """A GitHub App's private key (PEM, as GitHub hands it out) and the public key the server checks JWTs with."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption()).decode()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    return private, public
+
+
+@pytest.fixture(scope="session")
+def app_key() -> tuple[str, str]:
+    return rsa_key_pair()

@@ -10,8 +10,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError, TransientError
@@ -153,6 +151,9 @@ REST_FAULTS = {
     "secondary 429 with Retry-After": lambda s: s.secondary_rate_limit("POST", r"/pulls$", retry_after=7),
     "secondary 403 without Retry-After": lambda s: s.secondary_rate_limit("POST", r"/git/refs$", retry_after=None,
                                                                           status=403),
+    "primary 403 by message, remaining above zero": lambda s: s.add_fault(Fault(
+        "POST", r"/git/trees$", status=403, message="API rate limit exceeded for installation ID 1.",
+        headers={"x-ratelimit-remaining": "12", "x-ratelimit-reset": str(int(time.time()) + 30)})),
 }
 QUERY, DELIVER = "LaunchPadChange", "LaunchPadDeliver"
 GRAPHQL_FAULTS = {
@@ -169,6 +170,13 @@ GRAPHQL_FAULTS = {
                                                                        operation=DELIVER),
     "secondary 403 without Retry-After": lambda s: s.secondary_rate_limit("POST", "/graphql", retry_after=None,
                                                                           status=403, operation=DELIVER),
+    # issue 12 item 13: every documented GraphQL rate-limit shape is transient
+    "primary 200 RATE_LIMIT / graphql_rate_limit": lambda s: s.graphql_primary_rate_limit(QUERY, shape="RATE_LIMIT"),
+    "primary 200 message only, remaining above zero": lambda s: s.graphql_primary_rate_limit(
+        DELIVER, shape="message", exhausted=False),
+    "secondary 200 message only": lambda s: s.graphql_secondary_rate_limit(DELIVER),
+    "secondary 200 with Retry-After": lambda s: s.graphql_secondary_rate_limit(QUERY, retry_after=7),
+    "secondary 403 with a GraphQL body": lambda s: s.graphql_secondary_rate_limit(DELIVER, status=403),
 }
 FAULTS = [("rest", name) for name in REST_FAULTS] + [("graphql", name) for name in GRAPHQL_FAULTS]
 
@@ -210,6 +218,57 @@ def test_secondary_limit_honours_retry_after_else_waits_a_minute_then_longer(
         expected = [7, 120, 240]  # one delivery round (query + mutation) is retried as a unit: waits escalate in it
     open_(github_forge(server, clock, api=api, pacer=WritePacer(per_minute=10**6, per_hour=10**6)), web_service(1))
     assert clock.sleeps == expected
+
+
+GRAPHQL_LIMIT_SHAPES = {  # shape -> (inject, waits for the documented time before each retry)
+    "RATE_LIMITED": (lambda s: s.graphql_rate_limit(DELIVER, reset_in=30, times=9), "reset"),
+    "RATE_LIMIT graphql_rate_limit": (lambda s: s.graphql_primary_rate_limit(DELIVER, times=9), "reset"),
+    "primary by message": (lambda s: s.graphql_primary_rate_limit(DELIVER, shape="message", exhausted=False,
+                                                                  times=9), "reset"),
+    "secondary 200": (lambda s: s.graphql_secondary_rate_limit(DELIVER, times=9), "escalating"),
+    "secondary 200 Retry-After": (lambda s: s.graphql_secondary_rate_limit(DELIVER, retry_after=7, times=9), "7"),
+    "secondary 403": (lambda s: s.graphql_secondary_rate_limit(DELIVER, status=403, times=9), "escalating"),
+    "secondary 403 Retry-After": (lambda s: s.graphql_secondary_rate_limit(DELIVER, status=403, retry_after=7,
+                                                                           times=9), "7"),
+}
+
+
+@pytest.mark.parametrize("shape", GRAPHQL_LIMIT_SHAPES)
+def test_every_graphql_rate_limit_shape_waits_as_documented_and_stays_transient(
+        server: GitHubServer, clock: FakeClock, shape: str) -> None:
+    inject, waits = GRAPHQL_LIMIT_SHAPES[shape]
+    inject(server)
+    forge = github_forge(server, clock, api="graphql", policy=RetryPolicy(max_retries=3, wait_cap=1000),
+                         pacer=WritePacer(per_minute=10**6, per_hour=10**6))
+    with pytest.raises(TransientError) as err:  # never permanent, however long it lasts
+        open_(forge, web_service(1))
+    assert err.value.retry_at is not None and "rate limit" in str(err.value)
+    if waits == "reset":
+        assert len(clock.sleeps) == 3 and 25 <= clock.sleeps[0] <= 40  # until x-ratelimit-reset (then 1 s more)
+        assert 25 <= sum(clock.sleeps) <= 45
+    elif waits == "escalating":
+        assert clock.sleeps == [60, 120, 240]
+    else:
+        assert clock.sleeps == [7, 7, 7]
+    server.faults.clear()
+    assert open_(forge, web_service(1)).state == ChangeState.OPEN  # and the next attempt goes through
+
+
+def test_rate_limit_shapes_are_told_apart_from_other_errors() -> None:
+    from provisioners.forge.graphql import rate_limit
+    from provisioners.forge.retry import rate_limit_kind
+
+    assert rate_limit([{"type": "RATE_LIMITED", "message": "API rate limit exceeded for user ID 1."}]) == "primary"
+    assert rate_limit([{"type": "RATE_LIMIT", "code": "graphql_rate_limit", "message": "x"}]) == "primary"
+    assert rate_limit([{"message": "You have exceeded a secondary rate limit. Please wait..."}]) == "secondary"
+    assert rate_limit([{"type": "NOT_FOUND", "message": "Could not resolve to a Repository"}]) is None
+    assert rate_limit([{"type": "FORBIDDEN", "message": "Resource not accessible by integration"}]) is None
+    assert rate_limit_kind(403, {"x-ratelimit-remaining": "0"}, "") == "primary"
+    assert rate_limit_kind(403, {"x-ratelimit-remaining": "9"}, "API rate limit exceeded for user") == "primary"
+    assert rate_limit_kind(403, {"retry-after": "7", "x-ratelimit-remaining": "0"}, "") == "secondary"
+    assert rate_limit_kind(429, {"x-ratelimit-remaining": "9"}, "") == "secondary"
+    assert rate_limit_kind(403, {"x-ratelimit-remaining": "9"}, "Resource not accessible by integration") is None
+    assert rate_limit_kind(422, {"retry-after": "7"}, "secondary rate limit") is None
 
 
 @pytest.mark.parametrize(("api", "inject"), [
@@ -374,16 +433,6 @@ def test_api_mode_is_checked(server: GitHubServer) -> None:
 
 TOKENS = {"devel": "ghp_devel000000000000000000", "alpha": "ghp_alpha000000000000000000",
           "prod": "ghp_prod0000000000000000000", "default": "ghp_default00000000000000000"}
-
-
-@pytest.fixture(scope="module")
-def app_key() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
 
 
 def router(server: GitHubServer, clock: FakeClock, api: str = "rest", **credentials: object) -> ForgeRouter:

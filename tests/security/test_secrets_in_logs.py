@@ -158,7 +158,8 @@ def test_github_flow_keeps_tokens_keys_and_installation_tokens_out(tmp_path: Pat
             server.lose_response("POST", r"/pulls$")
             assert world.drive(devel.id).state == "succeeded"
             full = world.workflow.submit_create(web_spec(name="full-web"), ALICE)  # devel+alpha+prod: the App
-            server.fail("GET", r"/repos/platform/infra-live/pulls$", status=401)  # a rejected credential
+            # a rejected credential: 401 again after one new installation token
+            server.fail("GET", r"/repos/platform/infra-live/pulls$", status=401, times=2)
             failed = world.drive(full.id)
             assert failed.state == "failed" and "credential 'prod'" in (failed.error or "")
             world.workflow.retry(full.id, ALICE)

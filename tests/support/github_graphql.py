@@ -9,8 +9,11 @@ objects the REST endpoints use (`GitHubServer.repos` and its git objects): what 
 other reads. Answers come back as GitHub sends them: HTTP 200 with `data` (what could be resolved)
 and `errors: [{type, path, message}]` (NOT_FOUND, UNPROCESSABLE, MISSING_PAGINATION_BOUNDARIES...);
 a document that fails validation gets errors and no data. Mutation fields run in document order, and
-one failing does not stop the next (the GraphQL spec's serial execution). Test support only: nothing
-in `bot/` or `provisioners/` may import it.
+one failing does not stop the next (the GraphQL spec's serial execution). With an installation token,
+a repository outside its reach resolves to NOT_FOUND and a mutation without the permission it needs is
+FORBIDDEN ("Resource not accessible by integration"). `pullRequests(headRefName:)` returns pull
+requests from forks too, as GitHub's does. Test support only: nothing in `bot/` or `provisioners/`
+may import it.
 """
 
 from __future__ import annotations
@@ -129,7 +132,9 @@ type PullRequest implements Node {
   createdAt: DateTime!
   headRefName: String!
   headRefOid: GitObjectID!
+  headRepository: Repository
   id: ID!
+  isCrossRepository: Boolean!
   isDraft: Boolean!
   labels(after: String, before: String, first: Int, last: Int): LabelConnection
   mergeCommit: Commit
@@ -275,7 +280,7 @@ def execute(server: GitHubServer, request: Any, call: Call) -> dict[str, Any]:
     """Run one GraphQL request against the server's model (the caller holds the server's lock)."""
     if not isinstance(request, dict) or not isinstance(request.get("query"), str):
         return {"errors": [{"message": "A query attribute must be specified and must be a string."}]}
-    context = _Context(server)
+    context = _Context(server, call.token)
     result = graphql_sync(SCHEMA, request["query"], root_value=_Root(), context_value=context,
                           variable_values=request.get("variables") or {},
                           operation_name=request.get("operationName"), type_resolver=_type_of)
@@ -331,13 +336,25 @@ def _page(items: list[Any], first: int | None, last: int | None, connection: str
 @dataclass
 class _Context:
     server: GitHubServer
+    token: str | None = None
     touched: set[str] = field(default_factory=set)
 
     def repo(self, full_name: str) -> Repo | None:
         repo = self.server.repos.get(full_name)
+        if repo is not None and not self.server.installation_can_see(self.token, full_name):
+            repo = None
         if repo is not None:
             self.touched.add(full_name)
         return repo
+
+    def allow(self, permission: str, *, paths: list[str] | None = None) -> None:
+        """An installation token must carry `permission` write (and Workflows write for workflow files)."""
+        if not self.server.installation_may(self.token, permission, "write"):
+            raise _fail("FORBIDDEN", "Resource not accessible by integration")
+        try:
+            self.server.check_workflow_permission(self.token, paths or [])
+        except ApiError as err:
+            raise _fail("FORBIDDEN", str(err.body.get("message", ""))) from None
 
     def node(self, value: str, kind: str) -> tuple[Repo, list[str]]:
         parsed = parse_node_id(value)
@@ -496,6 +513,13 @@ class _PullNode:
         self.headRefName, self.headRefOid, self.baseRefName = pull.head, pull.head_sha, pull.base
         self.baseRefOid = repo.refs.get(f"refs/heads/{pull.base}", "")
         self.isDraft = False
+        self.isCrossRepository = pull.head_repo is not None and pull.head_repo != repo.full_name
+
+    def headRepository(self, info: GraphQLResolveInfo) -> _RepositoryNode | None:
+        if self.pull.head_repo is None:
+            return _RepositoryNode(self.ctx, self.repo)
+        fork = self.ctx.server.repos.get(self.pull.head_repo)
+        return None if fork is None else _RepositoryNode(self.ctx, fork)
 
     def mergeCommit(self, info: GraphQLResolveInfo) -> _CommitNode | None:
         sha = self.pull.merge_commit_sha
@@ -586,6 +610,7 @@ class _Root:
     def createRef(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         ctx: _Context = info.context
         repo, _ = ctx.node(input["repositoryId"], "R")
+        ctx.allow("contents")
         name = input["name"]
         if name in repo.refs:
             raise _fail("UNPROCESSABLE", f'A ref named "{name}" already exists in the repository.')
@@ -599,6 +624,7 @@ class _Root:
         ctx: _Context = info.context
         repo, rest = ctx.node(input["refId"], "REF")
         ref = rest[0] if rest else ""
+        ctx.allow("contents")
         try:
             ctx.server._update_ref(repo, ref, {"sha": input["oid"], "force": bool(input.get("force"))})
         except ApiError as err:
@@ -619,6 +645,9 @@ class _Root:
             repo = found
             name = str(branch.get("branchName") or "")
             ref = name if name.startswith("refs/heads/") else f"refs/heads/{name}"
+        changes = input.get("fileChanges") or {}
+        ctx.allow("contents", paths=[str(c.get("path", "")) for kind in ("additions", "deletions")
+                                     for c in changes.get(kind) or []])
         head = repo.refs.get(ref)
         if head is None:
             raise _fail("NOT_FOUND", f"A ref named \"{ref}\" does not exist in '{repo.full_name}'.")
@@ -631,7 +660,6 @@ class _Root:
         text = message["headline"] + (f"\n\n{message['body']}" if message.get("body") else "")
         objects = ctx.server.objects
         flat = objects.flatten(objects.read_commit(head)["tree"])
-        changes = input.get("fileChanges") or {}
         for deletion in changes.get("deletions") or []:
             if deletion["path"] not in flat:
                 raise _fail("UNPROCESSABLE", "A path was requested for deletion which does not exist as of commit "
@@ -652,6 +680,7 @@ class _Root:
     def createPullRequest(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         ctx: _Context = info.context
         repo, _ = ctx.node(input["repositoryId"], "R")
+        ctx.allow("pull_requests")
         head = str(input["headRefName"]).split(":", 1)[-1].removeprefix("refs/heads/")
         try:
             pull = ctx.server.open_pull_request(repo, head, str(input["baseRefName"]).removeprefix("refs/heads/"),
@@ -663,6 +692,7 @@ class _Root:
     def updatePullRequest(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         ctx: _Context = info.context
         repo, pull = ctx.pull(input["pullRequestId"])
+        ctx.allow("pull_requests")
         if input.get("title") is not None:
             pull.title = input["title"]
         if input.get("body") is not None:
@@ -676,6 +706,7 @@ class _Root:
     def closePullRequest(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         ctx: _Context = info.context
         repo, pull = ctx.pull(input["pullRequestId"])
+        ctx.allow("pull_requests")
         if pull.state == "open":
             pull.state, pull.closed_at = "closed", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         return {"clientMutationId": input.get("clientMutationId"), "pullRequest": _PullNode(ctx, repo, pull)}
@@ -683,6 +714,7 @@ class _Root:
     def mergePullRequest(self, info: GraphQLResolveInfo, input: dict[str, Any]) -> dict[str, Any]:
         ctx: _Context = info.context
         repo, pull = ctx.pull(input["pullRequestId"])
+        ctx.allow("contents")
         if input.get("expectedHeadOid") and input["expectedHeadOid"] != pull.head_sha:
             raise _fail("UNPROCESSABLE", "Head branch was modified. Review and try the merge again.")
         try:

@@ -1,13 +1,17 @@
 """A local GitHub API (REST and GraphQL) on 127.0.0.1 for tests: real PyGithub talks to it over real HTTP.
 
 It speaks the REST endpoints LaunchPad's forge uses (branches, git refs/trees/commits/blobs, pulls,
-issue labels, compare, contents, app installation tokens, rate_limit) and GraphQL at `/graphql` and
+issue labels, compare, contents, GitHub App endpoints, rate_limit) and GraphQL at `/graphql` and
 `/api/graphql` (`github_graphql.py`: a real schema resolved over this same model, so both APIs see
 one state), stores real git objects (blobs, trees and commits encoded exactly as git does, so every
 sha is the sha git would compute), records every call (method, path, query, token, status; for
 GraphQL also the operation, its kind, root fields and repositories) with separate REST and GraphQL
 rate-limit budgets, and injects faults by rule: 5xx, primary and secondary rate limits (GraphQL's
 200 + RATE_LIMITED too), slow responses, and "processed but the response was lost".
+GitHub Apps (see "GitHub App installations"): RS256 JWTs checked with the app's public key, one
+installation per organisation with its repositories and granted permissions, installation tokens
+narrowed to repositories and permissions on request, enforced on every call, and revocable. Forks
+(see "forks"): a fork repository whose pull request targets the base, on any branch name.
 It is test support only: nothing in `bot/` or `provisioners/` may import it.
 
     with GitHubServer() as gh:
@@ -239,6 +243,7 @@ class Pull:
     merge_commit_sha: str | None = None
     closed_at: str | None = None
     created_at: str = field(default_factory=lambda: _now_iso())
+    head_repo: str | None = None  # the fork the head branch lives in; None: the base repository itself
 
 
 @dataclass
@@ -250,11 +255,45 @@ class Repo:
     next_number: int = 1
 
 
+# Everything an installation is granted unless a test narrows it (what LaunchPad and the infra pipeline use).
+INSTALLATION_PERMISSIONS = {"actions": "read", "checks": "write", "contents": "write", "issues": "write",
+                            "metadata": "read", "pull_requests": "write", "statuses": "read", "workflows": "write"}
+_LEVELS = {"read": 1, "write": 2, "admin": 3}
+
+
+@dataclass
+class Installation:
+    """A GitHub App installed on one account (organisation): all its repositories, or a selection."""
+
+    id: int
+    account: str | None = None  # organisation login; None: any owner (an installation that sees everything)
+    repositories: set[str] | None = None  # full names; None: every repository of the account
+    permissions: dict[str, str] = field(default_factory=lambda: dict(INSTALLATION_PERMISSIONS))
+    suspended: bool = False
+
+    def includes(self, full_name: str) -> bool:
+        owner = full_name.split("/", 1)[0]
+        if self.account is not None and owner.lower() != self.account.lower():
+            return False
+        return self.repositories is None or full_name in self.repositories
+
+
 @dataclass
 class App:
     app_id: int
     public_key: str
-    installations: set[int]
+    installations: dict[int, Installation]
+
+
+@dataclass
+class InstallationToken:
+    """An installation token as issued: what it may reach and do, and until when (GitHub's clock)."""
+
+    installation_id: int
+    expires: datetime
+    repositories: set[str] | None  # None: every repository of the installation
+    permissions: dict[str, str]
+    revoked: bool = False
 
 
 def node_id(kind: str, *parts: object) -> str:
@@ -291,7 +330,7 @@ class GitHubServer:
         self.faults: list[Fault] = []
         self.tokens: set[str] | None = None  # None: any token is accepted
         self.apps: dict[int, App] = {}
-        self.installation_tokens: dict[str, tuple[int, datetime]] = {}
+        self.installation_tokens: dict[str, InstallationToken] = {}
         self.remaining: dict[str | None, int] = {}
         self.graphql_remaining: dict[str | None, int] = {}
         self._lock = threading.RLock()
@@ -401,12 +440,195 @@ class GitHubServer:
         with self._lock:
             self.tokens = set(tokens) | (self.tokens or set())
 
-    def register_app(self, app_id: int, public_key_pem: str, installation_ids: list[int]) -> None:
-        """Accept JWTs signed by the app's private key; issue installation tokens for its installations."""
+    def register_app(self, app_id: int, public_key_pem: str, installations: list[int | Installation]) -> None:
+        """Accept JWTs signed by the app's private key; issue installation tokens for its installations (a bare
+        id: an installation that sees every repository)."""
         with self._lock:
-            self.apps[app_id] = App(app_id, public_key_pem, set(installation_ids))
+            found = [i if isinstance(i, Installation) else Installation(i) for i in installations]
+            self.apps[app_id] = App(app_id, public_key_pem, {i.id: i for i in found})
             if self.tokens is None:
                 self.tokens = set()
+
+    # --- rate-limit shapes (GitHub's GraphQL docs, and what GitHub has been seen to send) -----------
+
+    def graphql_primary_rate_limit(self, operation: str | None = None, *, shape: str = "RATE_LIMIT",
+                                   exhausted: bool = True, reset_in: int = 30, times: int = 1) -> Fault:
+        """GraphQL's primary limit in its other shapes: HTTP 200 with `{"type": "RATE_LIMIT", "code":
+        "graphql_rate_limit"}` (`shape="RATE_LIMIT"`), or with a message only (`shape="message"`);
+        `exhausted=False` leaves x-ratelimit-remaining above zero, as GitHub sometimes does."""
+        message = "API rate limit already exceeded for user ID 1."
+        error: dict[str, Any] = {"message": message}
+        if shape == "RATE_LIMIT":
+            error = {"type": "RATE_LIMIT", "code": "graphql_rate_limit", "message": message}
+        headers = self._exhausted(reset_in) if exhausted else {
+            "x-ratelimit-remaining": "17", "x-ratelimit-reset": str(int(time.time()) + reset_in)}
+        return self.add_fault(Fault("POST", GRAPHQL_PATH, status=200, times=times, operation=operation,
+                                    payload={"errors": [error]},
+                                    headers={**headers, "x-ratelimit-resource": "graphql"}))
+
+    def graphql_secondary_rate_limit(self, operation: str | None = None, *, status: int = 200,
+                                     retry_after: int | None = None, times: int = 1) -> Fault:
+        """GraphQL's secondary limit: HTTP 200 or 403, errors with a message saying so (no type), and
+        Retry-After when GitHub sends one."""
+        headers = {} if retry_after is None else {"retry-after": str(retry_after)}
+        payload = {"errors": [{"message": "You have exceeded a secondary rate limit. Please wait a few minutes "
+                                          "before you try again. If you reach out to GitHub Support for help, "
+                                          "please include the request ID 0000:0000:0000000:0000000:00000000."}]}
+        return self.add_fault(Fault("POST", GRAPHQL_PATH, status=status, times=times, operation=operation,
+                                    payload=payload, headers=headers))
+
+    # --- GitHub App installations --------------------------------------------------------------
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke an installation token (DELETE /installation/token, an admin, a suspended installation)."""
+        with self._lock:
+            self.installation_tokens[token].revoked = True
+
+    def expire_token(self, token: str) -> None:
+        """Expire an installation token by GitHub's clock (the worker's clock may say otherwise)."""
+        with self._lock:
+            self.installation_tokens[token].expires = datetime.now(UTC) - timedelta(seconds=1)
+
+    def tokens_for(self, repo: str) -> list[str]:
+        """Installation tokens issued so far that reach `repo`, oldest first."""
+        with self._lock:
+            return [t for t, grant in self.installation_tokens.items()
+                    if grant.repositories is None or repo in grant.repositories]
+
+    def _app_from_jwt(self, token: str | None) -> App:
+        if not token:
+            raise ApiError(401, "A JSON web token could not be decoded")
+        try:
+            unverified = jwt.decode(token, options={"verify_signature": False})
+            app = self.apps[int(unverified["iss"])]
+            jwt.decode(token, app.public_key, algorithms=["RS256"], leeway=60)
+        except (jwt.PyJWTError, KeyError, ValueError) as err:
+            raise ApiError(401, "A JSON web token could not be decoded") from err
+        return app
+
+    def _app_route(self, method: str, path: str, body: Any, jwt_token: str | None) -> tuple[int, Any]:
+        """GET /app, GET /app/installations/{id}, POST /app/installations/{id}/access_tokens (JWT auth)."""
+        app = self._app_from_jwt(jwt_token)
+        if path == "/app" and method == "GET":
+            return 200, {"id": app.app_id, "slug": f"app-{app.app_id}", "name": f"App {app.app_id}",
+                         "owner": {"login": "platform"}, "permissions": INSTALLATION_PERMISSIONS}
+        m = re.fullmatch(r"/app/installations/(\d+)(/access_tokens)?", path)
+        installation = app.installations.get(int(m.group(1))) if m else None
+        if m is None or installation is None:
+            raise ApiError(404, "Not Found")
+        if not m.group(2) and method == "GET":
+            return 200, {"id": installation.id, "app_id": app.app_id,
+                         "account": {"login": installation.account or "any", "type": "Organization"},
+                         "repository_selection": "all" if installation.repositories is None else "selected",
+                         "permissions": installation.permissions,
+                         "suspended_at": _now_iso() if installation.suspended else None}
+        if m.group(2) and method == "POST":
+            return self._access_token(installation, body if isinstance(body, dict) else {})
+        raise ApiError(404, "Not Found")
+
+    def _access_token(self, installation: Installation, body: dict[str, Any]) -> tuple[int, Any]:
+        """An installation token, narrowed as asked: `repositories` (names within the installation's account)
+        and `permissions` (each at most what the installation was granted), as GitHub validates them."""
+        if installation.suspended:
+            raise ApiError(403, "This installation has been suspended")
+        repositories: set[str] | None = None
+        if body.get("repositories") is not None:
+            repositories = set()
+            for name in body["repositories"]:
+                found = [full for full in self.repos if full.split("/", 1)[1] == name and installation.includes(full)]
+                if not found:
+                    raise ApiError(422, "There is at least one repository that does not exist or is not accessible "
+                                        "to the parent installation.")
+                repositories.update(found)
+        wanted = dict(body.get("permissions") or installation.permissions)
+        if any(_LEVELS.get(installation.permissions.get(k, ""), 0) < _LEVELS.get(v, 9) for k, v in wanted.items()):
+            raise ApiError(422, "The permissions requested are not granted to this installation.")
+        token = "ghs_" + secrets.token_hex(18)
+        expires = datetime.now(UTC) + timedelta(hours=1)
+        self.installation_tokens[token] = InstallationToken(installation.id, expires, repositories, wanted)
+        answer: dict[str, Any] = {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                  "permissions": wanted,
+                                  "repository_selection": "all" if repositories is None else "selected"}
+        if repositories is not None:
+            answer["repositories"] = [self._repo_json(self.repos[r]) for r in sorted(repositories)]
+        return 201, answer
+
+    def installation_can_see(self, token: str | None, full_name: str) -> bool:
+        """Whether a request with `token` may see the repository (always, for anything but an installation token)."""
+        grant = self.installation_tokens.get(token or "")
+        if grant is None:
+            return True
+        installation = next((app.installations[grant.installation_id] for app in self.apps.values()
+                             if grant.installation_id in app.installations), None)
+        return (installation is not None and installation.includes(full_name)
+                and (grant.repositories is None or full_name in grant.repositories))
+
+    def installation_may(self, token: str | None, permission: str, level: str) -> bool:
+        grant = self.installation_tokens.get(token or "")
+        return grant is None or _LEVELS.get(grant.permissions.get(permission, ""), 0) >= _LEVELS[level]
+
+    def _authorize_installation(self, method: str, path: str, token: str | None, body: bytes, graphql: bool) -> None:
+        """REST calls with an installation token: a repository outside the token's reach is a 404, a missing
+        permission a 403, and a tree touching .github/workflows/ needs Workflows write (GraphQL checks the same
+        in github_graphql). Endpoints not modelled here are not checked."""
+        if graphql or token not in self.installation_tokens:
+            return
+        m = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
+        if m is None:
+            return
+        if not self.installation_can_see(token, m.group(1)):
+            raise ApiError(404, "Not Found")
+        sub, level = m.group(2) or "", "read" if method == "GET" else "write"
+        needs: list[str] = []
+        if sub == "":
+            needs, level = ["metadata"], "read"
+        elif re.fullmatch(r"/pulls/\d+/merge", sub):
+            needs = ["contents"]
+        elif sub.startswith("/pulls"):
+            needs = ["pull_requests"]
+        elif sub.startswith("/issues"):
+            needs = ["issues", "pull_requests"]  # labels on a pull request: either will do
+        elif sub.startswith(("/git/", "/branches", "/compare", "/contents", "/commits")):
+            needs = ["contents"]
+        if needs and not any(self.installation_may(token, n, level) for n in needs):
+            raise ApiError(403, "Resource not accessible by integration")
+        if sub == "/git/trees" and method == "POST":
+            paths = [str(e.get("path", "")) for e in (_json(body).get("tree") or []) if isinstance(e, dict)]
+            self.check_workflow_permission(token, paths)
+
+    def check_workflow_permission(self, token: str | None, paths: list[str]) -> None:
+        """GitHub refuses an App's change to .github/workflows/ without the Workflows permission. (Modelled
+        where the content arrives: tree creation, createCommitOnBranch; GitHub checks on the push.)"""
+        touched = next((p for p in paths if p.startswith(".github/workflows/")), None)
+        if touched is not None and not self.installation_may(token, "workflows", "write"):
+            raise ApiError(403, f"refusing to allow a GitHub App to create or update workflow `{touched}` "
+                                "without `workflows` permission")
+
+    # --- forks ---------------------------------------------------------------------------------
+
+    def fork_repo(self, source: str, fork: str) -> None:
+        """`fork` as a copy of `source`'s branches (sharing its git objects, as a fork shares history)."""
+        with self._lock:
+            origin = self.repos[source]
+            self.repos[fork] = Repo(full_name=fork, default_branch=origin.default_branch, refs=dict(origin.refs))
+
+    def open_fork_pull(self, base: str, fork: str, branch: str, files: dict[str, str], *,
+                       title: str = "from a fork") -> Pull:
+        """Someone commits `files` on `branch` of their fork and opens a pull request against `base`'s
+        default branch: its head is in the fork, whatever the branch is called (launchpad/<key> too)."""
+        with self._lock:
+            repo, origin = self.repos[fork], self.repos[base]
+            parent = origin.refs[f"refs/heads/{origin.default_branch}"]
+            flat = self.objects.flatten(self.objects.read_commit(parent)["tree"])
+            flat.update({p: ("100644", self.objects.blob(c.encode())) for p, c in files.items()})
+            sha = self.objects.commit(self.objects.build(flat), [parent], "fork change\n", _person("Mallory"),
+                                      _person("Mallory"))
+            repo.refs[f"refs/heads/{branch}"] = sha
+            pull = Pull(number=origin.next_number, title=title, body="", head=branch, base=origin.default_branch,
+                        head_sha=sha, head_repo=fork)
+            origin.next_number += 1
+            origin.pulls[pull.number] = pull
+            return pull
 
     # --- seeding and acting like a person ------------------------------------------------------
 
@@ -523,6 +745,7 @@ class GitHubServer:
                     return fault.status, {**self._rate_headers(token, graphql), **fault.headers}, fault.payload
                 raise ApiError(fault.status, fault.message, headers=fault.headers)
             self._authenticate(path, token)
+            self._authorize_installation(method, path, token, body, graphql)
             with self._lock:
                 if graphql:
                     if method != "POST":
@@ -548,7 +771,7 @@ class GitHubServer:
                 "x-ratelimit-resource": "graphql" if graphql else "core"}
 
     def _authenticate(self, path: str, token: str | None) -> None:
-        if path.startswith("/app/"):
+        if path == "/app" or path.startswith("/app/"):
             self._app_from_jwt(token)
             return
         with self._lock:
@@ -557,20 +780,9 @@ class GitHubServer:
             known = token in self.tokens
             installation = self.installation_tokens.get(token or "")
             if installation is not None:
-                known = installation[1] > datetime.now(UTC)
+                known = not installation.revoked and installation.expires > datetime.now(UTC)
         if not known:
             raise ApiError(401, "Bad credentials")
-
-    def _app_from_jwt(self, token: str | None) -> App:
-        if not token:
-            raise ApiError(401, "A JSON web token could not be decoded")
-        try:
-            unverified = jwt.decode(token, options={"verify_signature": False})
-            app = self.apps[int(unverified["iss"])]
-            jwt.decode(token, app.public_key, algorithms=["RS256"], leeway=60)
-        except (jwt.PyJWTError, KeyError, ValueError) as err:
-            raise ApiError(401, "A JSON web token could not be decoded") from err
-        return app
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any,
                token: str | None) -> tuple[int, Any]:
@@ -582,9 +794,8 @@ class GitHubServer:
             graphql = {"limit": self.rate_limit, "remaining": points, "reset": int(time.time()) + 3600,
                        "used": self.rate_limit - points}
             return 200, {"resources": {"core": core, "graphql": graphql}, "rate": core}
-        m = re.fullmatch(r"/app/installations/(\d+)/access_tokens", path)
-        if m and method == "POST":
-            return self._access_token(int(m.group(1)), token)
+        if path == "/app" or path.startswith("/app/"):
+            return self._app_route(method, path, body, token)
         m = re.fullmatch(r"/repos/([^/]+/[^/]+)(/.*)?", path)
         if not m:
             raise ApiError(404, "Not Found")
@@ -592,17 +803,6 @@ class GitHubServer:
         if repo is None:
             raise ApiError(404, "Not Found")
         return self._repo_route(repo, method, m.group(2) or "", query, body)
-
-    def _access_token(self, installation_id: int, jwt_token: str | None) -> tuple[int, Any]:
-        app = self._app_from_jwt(jwt_token)
-        if installation_id not in app.installations:
-            raise ApiError(404, "Not Found")
-        token = "ghs_" + secrets.token_hex(18)
-        expires = datetime.now(UTC) + timedelta(hours=1)
-        self.installation_tokens[token] = (installation_id, expires)
-        return 201, {"token": token, "expires_at": expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                     "permissions": {"contents": "write", "pull_requests": "write", "metadata": "read"},
-                     "repository_selection": "all"}
 
     def _repo_route(self, repo: Repo, method: str, sub: str, query: dict[str, str],
                     body: Any) -> tuple[int, Any]:
@@ -832,7 +1032,8 @@ class GitHubServer:
         for pull in pulls:
             if state != "all" and pull.state != state:
                 continue
-            if "head" in query and query["head"] != f"{repo.full_name.split('/')[0]}:{pull.head}":
+            head_owner = (pull.head_repo or repo.full_name).split("/")[0]
+            if "head" in query and query["head"] != f"{head_owner}:{pull.head}":
                 continue
             if "base" in query and query["base"] != pull.base:
                 continue
@@ -854,7 +1055,8 @@ class GitHubServer:
         if head_sha in self.objects.ancestors(base_sha):
             raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
                                                       "message": f"No commits between {base} and {head}"}])
-        if any(p.head == head and p.base == base and p.state == "open" for p in repo.pulls.values()):
+        if any(p.head == head and p.base == base and p.state == "open" and p.head_repo is None
+               for p in repo.pulls.values()):
             owner = repo.full_name.split("/")[0]
             raise ApiError(422, "Validation Failed", [{"resource": "PullRequest", "code": "custom",
                                                       "message": f"A pull request already exists for {owner}:{head}."}])
@@ -958,6 +1160,8 @@ class GitHubServer:
         base = f"{self.api_url}/repos/{repo.full_name}"
         user = {"login": "launchpad[bot]", "id": 2, "type": "Bot"}
         repo_json = self._repo_json(repo)
+        head_repo = self.repos.get(pull.head_repo) if pull.head_repo else repo
+        head_owner = (pull.head_repo or repo.full_name).split("/")[0]
         data: dict[str, Any] = {
             "url": f"{base}/pulls/{pull.number}", "id": 1000 + pull.number,
             "node_id": node_id("PR", repo.full_name, pull.number),
@@ -966,8 +1170,8 @@ class GitHubServer:
             "body": pull.body, "labels": [self._label_json(repo, n) for n in pull.labels],
             "created_at": pull.created_at, "updated_at": _now_iso(), "closed_at": pull.closed_at,
             "merged_at": pull.merged_at, "merge_commit_sha": pull.merge_commit_sha, "draft": False,
-            "head": {"label": f"{owner}:{pull.head}", "ref": pull.head, "sha": pull.head_sha, "user": user,
-                     "repo": repo_json},
+            "head": {"label": f"{head_owner}:{pull.head}", "ref": pull.head, "sha": pull.head_sha, "user": user,
+                     "repo": None if head_repo is None else self._repo_json(head_repo)},
             "base": {"label": f"{owner}:{pull.base}", "ref": pull.base,
                      "sha": repo.refs.get(f"refs/heads/{pull.base}", ""), "user": user, "repo": repo_json},
         }
@@ -981,7 +1185,7 @@ def _set_ref(repo: Repo, ref: str, sha: str) -> None:
     """Move a ref as a push does: open pull requests from that branch follow it."""
     repo.refs[ref] = sha
     for pull in repo.pulls.values():
-        if pull.state == "open" and f"refs/heads/{pull.head}" == ref:
+        if pull.state == "open" and f"refs/heads/{pull.head}" == ref and pull.head_repo is None:
             pull.head_sha = sha
 
 
