@@ -80,9 +80,9 @@ def test_new_service_from_slack_to_merged_pull_requests(on_github: Launchpad, gi
     reply = lp.submit(view, new_service_values(name="ranking-web", environments=["devel", "prod"],
                                                domain="ranking.example.com"))
     assert reply.status == 200 and reply.body == ""
-    [request] = lp.requests()
     root = slack.wait_for("chat.postMessage")[0]
     slack.wait_for("chat.postEphemeral")  # the listener's last call: the thread is recorded by then
+    [request] = lp.requests()
     assert root.body["channel"] == REQUESTS
     ts = root.response["ts"]
     assert lp.services.workflow.get_request(request.id).slack_ts == ts

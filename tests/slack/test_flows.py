@@ -24,11 +24,10 @@ def submit(lp: Launchpad, *, user: str = DEV, name: str = "ranking-web",
     reply = lp.submit(view, new_service_values(name=name, team=team, environments=environments or ["devel"]),
                       user=user)
     assert reply.status == 200 and reply.body == "", reply.body
+    lp.slack.wait_for("chat.postEphemeral", confirmations + 1)  # the listener's last call (after the ack)
     requests = lp.requests()
     assert len(requests) == before + 1
-    request = requests[0]
-    lp.slack.wait_for("chat.postEphemeral", confirmations + 1)  # the listener's last call: thread recorded
-    return request
+    return requests[0]
 
 
 def root_ts(lp: Launchpad, request_id: int) -> str:
