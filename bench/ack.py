@@ -174,14 +174,15 @@ def _http(concurrency: int) -> dict[str, Any]:
 # --- Socket Mode ---------------------------------------------------------------------------------------
 
 
-def _socket_burst(sm: SocketModeServer, slack: SlackServer, n: int, *, refresh: bool, tag: str) -> list[Envelope]:
+def _socket_burst(sm: SocketModeServer, slack: SlackServer, n: int, *, refresh: bool, tag: str,
+                  first: int = 0) -> list[Envelope]:
     sm.wait_for_links(1)
     ids = []
     for i in range(n):
         if refresh and i == n // 2:
             sm.refresh()
         ids.append(sm.send("slash_commands", slash_command_payload(
-            "new", user=DEV, response_url=slack.response_url(f"{tag}{i}"), n=i)))
+            "new", user=DEV, response_url=slack.response_url(f"{tag}{i}"), n=first + i)))
     try:
         return sm.wait_for_acks(ids, timeout=30)
     except AssertionError:
@@ -216,11 +217,16 @@ def _launchpad_socket_mode(concurrency: int) -> dict[str, Any]:
                 link = SocketModeLink(app, APP_TOKEN, settings=settings)
                 link.connect()
                 try:
-                    before = slack.count("views.open")
-                    _socket_burst(sm, slack, 3, refresh=False, tag="warm")  # warm-up
-                    envelopes = _socket_burst(sm, slack, concurrency, refresh=refresh, tag=f"r{refresh}")
-                    slack.wait_for("views.open", before + 3 + concurrency, timeout=60)
-                    triggers = [c.body.get("trigger_id") for c in slack.calls_to("views.open")[before + 3:]]
+                    _socket_burst(sm, slack, 3, refresh=False, tag="warm", first=10_000)  # warm-up
+                    first = 1000 * (2 if refresh else 1)
+                    expected = {f"13345224609.738474920.{first + i:08d}" for i in range(concurrency)}
+                    envelopes = _socket_burst(sm, slack, concurrency, refresh=refresh, tag=f"r{refresh}", first=first)
+
+                    def opened(calls: list[Any], expected: set[str] = expected) -> list[str]:
+                        return [c.body.get("trigger_id") for c in calls
+                                if c.method == "views.open" and c.body.get("trigger_id") in expected]
+
+                    triggers = opened(slack.wait_until(lambda calls: len(opened(calls)) >= concurrency, timeout=60))
                 finally:
                     link.close()
             figures = _envelope_summary(envelopes)

@@ -137,10 +137,17 @@ class SocketModeLink:
     async def _handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:
         """Dispatch on a thread (Bolt is sync and waits for the ack), then send the ack from the loop."""
         started = time.perf_counter()
-        response = await self._loop.run_in_executor(self._dispatch, run_bolt_app, self._app, req)
+        response = await self._loop.run_in_executor(self._dispatch, self._run, req)
         await send_async_response(client, req, response, started)
         if self._on_ack is not None:
             self._on_ack(time.perf_counter() - started)
+
+    def _run(self, req: SocketModeRequest) -> Any:
+        pool = getattr(self._app, "after_ack", None)
+        if pool is None:
+            return run_bolt_app(self._app, req)
+        with pool.acking():  # post-ack work holds back until this envelope is acked
+            return run_bolt_app(self._app, req)
 
     async def _watch(self) -> None:
         """Notice drops and refreshes; reconnect with backoff while down."""

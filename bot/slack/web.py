@@ -77,6 +77,7 @@ class LaunchPadWsgi:
     def __init__(self, app: App | None, *, ready: Readiness | None = None,
                  routes: dict[str, Route] | None = None, edge: SlackEdge | None = None) -> None:
         self._slack = SlackRequestHandler(app, path=EVENTS_PATH) if app is not None else None
+        self._app = app
         self._edge = edge
         self._ready = ready
         self._routes = dict(routes or {})
@@ -112,8 +113,12 @@ class LaunchPadWsgi:
             refused = self._edge.admit(environ)
             if refused is not None:
                 return _answer(start_response, refused[0], "text/plain", refused[1])
+        pool = getattr(self._app, "after_ack", None)
         try:
-            return self._slack(environ, start_response)
+            if pool is None:
+                return self._slack(environ, start_response)
+            with pool.acking():  # post-ack work holds back until this request is acked
+                return self._slack(environ, start_response)
         except Exception as exc:  # raised before Bolt answered: the body is not something Slack sends
             log.info("rejected an unparsable Slack request (%s)", type(exc).__name__)
             return _answer(start_response, 401, "text/plain", b"invalid request\n")
