@@ -95,3 +95,16 @@ def test_wrapping_twice_is_wrapping_once() -> None:
 
     once = reported(listener)
     assert reported(once) is once and is_reported(once) and not is_reported(listener)
+
+
+def test_post_ack_work_holds_back_while_a_request_is_still_being_acked() -> None:
+    pool = AfterAckPool(workers=2, queue=5, max_defer_seconds=60)
+    queued, ran = threading.Event(), threading.Event()
+    pool.on_change = lambda running, waiting: queued.set() if waiting == 1 else None
+    with pool.acking():
+        worker = threading.Thread(target=lambda: (pool.enter(), ran.set(), pool.leave()))
+        worker.start()
+        assert queued.wait(timeout=10)
+        assert pool.snapshot() == (0, 1) and not ran.is_set()  # a free turn, yet it waits for the ack
+    worker.join(timeout=10)
+    assert ran.is_set() and pool.snapshot() == (0, 0)
