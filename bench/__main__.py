@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["bench.render", "bench.lookup", "bench.delivery", "bench.ack", "bench.bulk"]
+BENCHMARKS = ["bench.render", "bench.lookup", "bench.delivery", "bench.ack", "bench.bulk", "bench.deploy"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 API_MODES = ("graphql", "rest")
 CHANGES = {
-    "chart_revision": (BulkChange(kind="chart_revision", value="v1.1.0"), Selector()),
+    "chart_revision": (BulkChange(kind="chart_revision", value="v1.2.0"), Selector()),
     "rds_module_prod": (BulkChange(kind="module_version", target="rds", value="7.3.0"), Selector(environment="prod")),
 }
 

@@ -15,7 +15,7 @@ import yaml
 from pydantic import AliasChoices, BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from provisioners.platform import PlatformConfig
+from provisioners.platform import EnvironmentTarget, PlatformConfig, Team
 
 
 class GitHubCredential(BaseModel):
@@ -32,6 +32,15 @@ class GitHubCredential(BaseModel):
         if self.token is None and not all(v is not None for v in app):
             raise ValueError("a GitHub credential needs a token, or app_id + private_key + installation_id")
         return self
+
+
+class ArgoCdEndpoint(BaseModel):
+    """An Argo CD API server and a read-only token for it (an account with `applications, get` only)."""
+
+    url: str = Field(description="API server, e.g. https://argocd.devel.example.com")
+    token: SecretStr = Field(description="API token of a read-only Argo CD account")
+    ui_url: str = Field(default="", description="base of the links in threads; default: url")
+    ca_bundle: str = Field(default="", description="PEM file of the CA that signed the server's certificate")
 
 
 class Settings(BaseSettings):
@@ -100,11 +109,41 @@ class Settings(BaseSettings):
     approval_policy_file: Path | None = Field(default=None, description="YAML approval rules; default built in")
     worker_lease_seconds: int = Field(default=120, description="a step whose worker is silent this long is reclaimed")
     worker_poll_seconds: float = 2.0
-    step_max_attempts: int = Field(default=6, description="transient failures retried this many times")
+    worker_shutdown_grace_seconds: float = Field(
+        default=25.0, ge=0,
+        description="on SIGTERM a worker claims nothing more and gives its running steps this long to finish, then "
+                    "hands them back to other workers and exits 0; keep the pod's terminationGracePeriodSeconds a "
+                    "few seconds above it")
+    step_max_attempts: int = Field(default=6, description="a step fails after this many attempts (transient "
+                                                          "failures and runs whose worker died both count)")
     step_backoff_base_seconds: float = 5.0
     step_backoff_max_seconds: float = 900.0
     ttl_reminder_hours: int = Field(default=24, description="remind the owner this long before expiry")
+    ttl_teardown_retry_hours: int = Field(
+        default=24, ge=1,
+        description="an expired temporary environment whose automatic teardown was cancelled or denied: the owner "
+                    "is reminded at once and the teardown is opened again this long after it ended")
     auto_merge_local: bool = Field(default=True, description="local forge only: merge PRs as the demo proceeds")
+
+    # --- following deployments (Argo CD) -------------------------------------------------------
+    argocd: dict[str, ArgoCdEndpoint] = Field(
+        default_factory=dict,
+        description="per environment name (or 'default'), like github_credentials: e.g. "
+                    "LAUNCHPAD_ARGOCD__PROD__URL and LAUNCHPAD_ARGOCD__PROD__TOKEN; temporary environments use "
+                    "their base environment's; none: deploy steps say 'skipped: Argo CD not configured'")
+    argocd_timeout_seconds: float = Field(default=10.0, description="one Argo CD API call")
+    argocd_max_retries: int = Field(default=3, description="retries of one Argo CD call on 5xx, 429 and timeouts")
+    deploy_timeout_seconds: int = Field(default=900, description="wait_deploy fails when a deployment is not "
+                                                                 "Synced, Healthy (and live) this long after it began")
+    prune_timeout_seconds: int = Field(default=900, description="wait_prune fails (and no infrastructure is "
+                                                                "destroyed) when an Application is not gone by then")
+    deploy_poll_seconds: float = Field(default=10.0, description="first poll interval of wait_deploy/wait_prune; "
+                                                                 "it doubles per poll")
+    deploy_poll_max_seconds: float = Field(default=60.0, description="longest poll interval")
+    deploy_probe: bool = Field(default=True, description="after Healthy, GET https://<domain><path> of web services")
+    deploy_probe_path: str = Field(default="", description="path the probe requests; default: the service's "
+                                                           "health check path")
+    deploy_probe_timeout_seconds: float = 5.0
 
     # --- AWS ---------------------------------------------------------------------------------
     aws_region: str = "eu-west-1"
@@ -182,4 +221,10 @@ def reference_markdown() -> str:
         default = field.get_default(call_default_factory=True)
         shown = "(structured; see example)" if isinstance(default, dict | list | BaseModel) else f"`{default}`"
         lines.append(f"| `platform.{name}` | {shown} | {field.description or ''} |")
+    for prefix, model in (("platform.teams.<team>", Team), ("platform.environments.<env>", EnvironmentTarget)):
+        lines += ["", f"#### `{prefix}`", "", "| key | default | what it does |", "|---|---|---|"]
+        for name, field in model.model_fields.items():
+            default = field.get_default(call_default_factory=True)
+            shown = "required" if field.is_required() else ("empty" if default in ([], "") else f"`{default}`")
+            lines.append(f"| `{name}` | {shown} | {field.description or ''} |")
     return "\n".join(lines) + "\n"

@@ -1,4 +1,5 @@
-"""Scheduled jobs, all registered here with explicit ids: run steps, poll PR merges, expire and remind.
+"""Scheduled jobs, all registered here with explicit ids: run steps, poll PR merges, expire and remind;
+and the worker's life around them (`work`: start, SIGTERM, grace period, exit).
 
 Every job is safe to run on every replica at once (steps are claimed with leases, reminders with
 conditional updates, decommission requests are serialised by the service locks), so the worker
@@ -8,8 +9,11 @@ runs them all; there is no leader. Jobs only call `WorkflowService`; they hold n
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -56,6 +60,41 @@ def run_once(workflow: WorkflowService, worker_id: str) -> int:
         total += ran
     workflow.deliver_notifications(worker_id)
     return total
+
+
+def work(workflow: WorkflowService, worker_id: str, poll_seconds: float, *, once: bool = False,
+         started: Callable[[BackgroundScheduler], None] | None = None) -> int:
+    """`launchpad worker`: run the scheduled jobs until SIGTERM or SIGINT (with `once`: until nothing is
+    runnable). On the signal the worker claims nothing more, gives the steps it is running the grace
+    period (`worker_shutdown_grace_seconds`) to finish, hands the others' leases back so another worker
+    resumes them at once, and returns how many it handed back. Call from the main thread."""
+    engine = workflow.engine
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:  # only sets events: safe in a signal handler
+        engine.stopping.set()
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        if once:
+            engine.watch_stopping()
+            run_once(workflow, worker_id)
+            return engine.released
+        scheduler = build_scheduler(workflow, worker_id, poll_seconds)
+        scheduler.start()
+        if started is not None:
+            started(scheduler)
+        stop.wait()
+        scheduler.pause()  # no job starts from here on; the running ones see `stopping`
+        log.info("worker %s stopping: no new steps; running steps get %.0f s", worker_id,
+                 engine.config.shutdown_grace)
+        engine.shutdown()
+        scheduler.shutdown(wait=True)
+        return engine.released
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def build_scheduler(workflow: WorkflowService, worker_id: str, poll_seconds: float) -> BackgroundScheduler:

@@ -22,6 +22,7 @@ from bot.store.database import Store
 from bot.workflow.api import Notifier
 from bot.workflow.bindings import BindingResolver, Ec2Bindings, PlaceholderBindings
 from bot.workflow.clock import Clock, SystemClock
+from bot.workflow.deploy import DeployConfig, DeployStatus, Follower, NoArgoCd, Prober
 from bot.workflow.engine import Engine, EngineConfig
 from bot.workflow.execute import Actions
 from bot.workflow.policy import load_policy
@@ -59,8 +60,9 @@ class Services:
 
 def build_services(settings: Settings, notifier: Notifier | None = None, *, forges: ForgeRoutes | None = None,
                    clock: Clock | None = None, resolver: BindingResolver | None = None,
-                   rng: random.Random | None = None) -> Services:
-    """Wire everything from settings; tests pass their own forges, clock or resolver instead."""
+                   rng: random.Random | None = None, deploys: DeployStatus | None = None,
+                   prober: Prober | None = None) -> Services:
+    """Wire everything from settings; tests pass their own forges, clock, resolver, Argo CD or prober instead."""
     store = Store(settings.effective_database_url())
     if store.is_sqlite:
         store.upgrade()
@@ -72,13 +74,16 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
         forges, local = build_forges(settings)
     clock = clock or SystemClock()
     actions = Actions(ctx=ctx, forges=forges, resolver=resolver or _resolver(settings, ctx),
-                      auto_merge=settings.forge == "local" and settings.auto_merge_local)
+                      auto_merge=settings.forge == "local" and settings.auto_merge_local,
+                      deploys=_follower(settings, ctx, deploys, prober))
     config = EngineConfig(
         lease=timedelta(seconds=settings.worker_lease_seconds),
         max_attempts=settings.step_max_attempts,
         backoff_base=settings.step_backoff_base_seconds,
         backoff_max=settings.step_backoff_max_seconds,
         ttl_reminder=timedelta(hours=settings.ttl_reminder_hours),
+        shutdown_grace=settings.worker_shutdown_grace_seconds,
+        teardown_retry=timedelta(hours=settings.ttl_teardown_retry_hours),
     )
     engine = Engine(store, clock, actions, config, rng)
     workflow = WorkflowService(store, engine, ctx, load_policy(settings.approval_policy_file), clock, notifier)
@@ -138,6 +143,28 @@ def startup_problems(services: Services) -> list[str]:
     for line in result.unverified:
         log.warning("%s", line)
     return result.problems
+def _follower(settings: Settings, ctx: RenderContext, status: DeployStatus | None,
+              prober: Prober | None) -> Follower:
+    """Argo CD per configured endpoint (none: every follow says "skipped: Argo CD not configured")."""
+    config = DeployConfig(timeout=timedelta(seconds=settings.deploy_timeout_seconds),
+                          prune_timeout=timedelta(seconds=settings.prune_timeout_seconds),
+                          poll=settings.deploy_poll_seconds, poll_max=settings.deploy_poll_max_seconds,
+                          probe=settings.deploy_probe, probe_path=settings.deploy_probe_path)
+    if status is None and settings.argocd:
+        from bot.argocd.client import ArgoCd, ArgoCdRouter
+
+        # a Retry-After longer than one poll interval reschedules the step instead of holding the worker
+        policy = RetryPolicy(max_retries=settings.argocd_max_retries, wait_cap=settings.deploy_poll_max_seconds)
+        clients = {name: ArgoCd(name, e.url, e.token.get_secret_value(), ui_url=e.ui_url, ca_bundle=e.ca_bundle,
+                                timeout=settings.argocd_timeout_seconds, policy=policy)
+                   for name, e in settings.argocd.items()}
+        status = ArgoCdRouter(clients, namespace=ctx.platform.argocd_namespace,
+                              temporary_base=ctx.platform.temporary_environment_base)
+    if prober is None and status is not None:
+        from bot.argocd.probe import HttpsProber
+
+        prober = HttpsProber(timeout=settings.deploy_probe_timeout_seconds)
+    return Follower(status=status or NoArgoCd(), prober=prober, config=config)
 
 
 def _resolver(settings: Settings, ctx: RenderContext) -> BindingResolver:

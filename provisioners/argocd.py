@@ -5,9 +5,15 @@ Nothing spans teams: a team's ApplicationSet reads only `teams/<team>/services/*
 `project:` is written literally into the template (never taken from a file), and its AppProject
 admits only the chart and values repositories and the team's own namespaces. The config files carry
 the AWS bindings (target group, security group, IAM role) that the chart takes only from the
-platform block, so a developer who edits values files cannot repoint them. Deletion never cascades
-to running workloads by accident: `preserveResourcesOnDeletion` keeps the deletion finalizer off
-every generated Application. This module renders and checks; it never talks to Argo CD.
+platform block, so a developer who edits values files cannot repoint them. Deleting a service's
+config file deletes its Application *and* its workload: every generated Application carries Argo
+CD's cascading `resources-finalizer`, so LaunchPad can wait until the resources are pruned before the
+infrastructure under them is destroyed; the ApplicationSet itself is never pruned or deleted by the
+bootstrap Application (`Prune=false,Delete=false`), so no accident removes every team service at
+once. Each config file is refused unless it names only its own service's AWS resources
+(`provisioners.tenancy`). The repository's README and CODEOWNERS (each team reviews its own services
+folder, SRE everything else) and a README per service folder come with every change set. This module
+renders and checks; it never talks to Argo CD.
 """
 
 from __future__ import annotations
@@ -16,9 +22,11 @@ import fnmatch
 import re
 from typing import TYPE_CHECKING, Any
 
+from provisioners import ownership, tenancy
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
 from provisioners.k8s import ManifestError, validate_manifest_text, validate_object
+from provisioners.ownership import FileRow, Rule
 from provisioners.platform import PlatformConfig
 from provisioners.render import GeneratedFileError, to_yaml
 from provisioners.spec import ServiceSpec
@@ -28,8 +36,12 @@ if TYPE_CHECKING:
 
 REPO = "gitops"
 API_VERSION = "argoproj.io/v1alpha1"
-# Argo CD's declarative-setup docs: an AppProject is not deleted while an Application references it.
+# Argo CD's declarative-setup docs: an AppProject is not deleted while an Application references it; on an
+# Application the same finalizer makes its deletion cascade to the resources it deployed.
 PROJECT_FINALIZER = "resources-finalizer.argocd.argoproj.io"
+APPLICATION_FINALIZER = PROJECT_FINALIZER
+# Sync options of the ApplicationSet object itself: the bootstrap Application never prunes or deletes it.
+APPSET_SYNC_OPTIONS = {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 ROLE = "developers"
 # The team role may look, sync and run resource actions (restart, ...) on its own project's
 # Applications. It may never delete them (LaunchPad's delete flow does, by removing config files),
@@ -62,6 +74,10 @@ def config_file(spec: ServiceSpec, env: str, platform: PlatformConfig) -> str:
     return f"{team_dir(spec.team, platform)}/services/{spec.name}/{env}.yaml"
 
 
+def service_readme_file(spec: ServiceSpec, platform: PlatformConfig) -> str:
+    return f"{team_dir(spec.team, platform)}/services/{spec.name}/{ownership.README_FILE}"
+
+
 def generator_glob(team: str, platform: PlatformConfig) -> str:
     return f"{team_dir(team, platform)}/services/*/*.yaml"
 
@@ -78,6 +94,9 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     for env in envs:
         config = service_config(spec, ctx, env)
         path = config_file(spec, env, platform)
+        refused = tenancy.config_problems(spec.team, spec.name, env, config, platform)
+        if refused:  # the render-time policy check: nothing but the service's own AWS resources
+            raise PermanentError(f"{path} would bind resources that are not {spec.name}'s: {'; '.join(refused)}")
         files[path] = _document(
             f"{spec.name} in {env}: read by the ApplicationSet of team {spec.team}; platform-owned, the AWS "
             "bindings here reach the chart's platform block", config)
@@ -85,6 +104,8 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
             validate_object(expand(appset["spec"]["template"], config) | _app_head(), path)
         except (ManifestError, KeyError) as exc:
             raise GeneratedFileError(f"{path} would generate an invalid Application: {exc}") from exc
+    files[service_readme_file(spec, platform)] = _service_readme(spec, ctx)
+    files.update(shared_files(platform, ctx))
     return ChangeSet(
         repo=REPO,
         files=files,
@@ -99,13 +120,16 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
     if not envs:
         return []
     names = ", ".join(f"`{application_name(spec.team, spec.name, env)}`" for env in envs)
+    deletes = [config_file(spec, env, ctx.platform) for env in envs]
+    if {e.name for e in spec.environments} <= set(envs):
+        deletes.append(service_readme_file(spec, ctx.platform))
     return [ChangeSet(
         repo=REPO,
-        deletes=[config_file(spec, env, ctx.platform) for env in envs],
+        deletes=deletes,
         title=f"{spec.name}: remove Argo CD applications for {', '.join(envs)} (team {spec.team})",
-        summary=(f"Removes {names}. The ApplicationSet deletes the Application(s); with "
-                 "`preserveResourcesOnDeletion` the workload objects stay until they are removed on purpose "
-                 "(see docs/argocd.md, 'Deleting')."),
+        summary=(f"Removes {names}. The ApplicationSet deletes the Application(s), and their cascading "
+                 "finalizer prunes the workload; LaunchPad waits until Argo CD reports them gone before any "
+                 "infrastructure is destroyed (see docs/argocd.md, 'Deletion')."),
         environments=sorted(envs),
     )]
 
@@ -197,7 +221,8 @@ def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
     return {
         "apiVersion": API_VERSION,
         "kind": "ApplicationSet",
-        "metadata": {"name": team, "namespace": platform.argocd_namespace, "labels": _labels(team)},
+        "metadata": {"name": team, "namespace": platform.argocd_namespace, "labels": _labels(team),
+                     "annotations": dict(APPSET_SYNC_OPTIONS)},
         "spec": {
             "goTemplate": True,
             "goTemplateOptions": ["missingkey=error"],
@@ -206,12 +231,12 @@ def applicationset(team: str, platform: PlatformConfig) -> dict[str, Any]:
                 "revision": gitops.base_branch,
                 "files": [{"path": generator_glob(team, platform)}],
             }}],
-            # No resources-finalizer on generated Applications: deleting the ApplicationSet, or an
-            # Application, leaves the workload running (Argo CD docs: Application Deletion).
-            "syncPolicy": {"preserveResourcesOnDeletion": True},
+            # Generated Applications carry the cascading finalizer (preserveResourcesOnDeletion would strip
+            # it): removing a config file prunes the workload, and LaunchPad waits for that (wait_prune).
             "template": {
                 "metadata": {
                     "name": application_name(team, "{{ .service }}", "{{ .environment }}"),
+                    "finalizers": [APPLICATION_FINALIZER],
                     "labels": {**_labels(team), "launchpad.io/service": "{{ .service }}",
                                "launchpad.io/environment": "{{ .environment }}"},
                 },
@@ -342,6 +367,55 @@ def _refuse_overlap(team: str, patterns: list[str], platform: PlatformConfig) ->
 def _document(title: str, data: dict[str, Any]) -> str:
     header = f"# {title}.\n# Generated by LaunchPad; change the platform settings or the request, not this file.\n"
     return header + to_yaml(data)
+
+
+# --- ownership (README, CODEOWNERS) --------------------------------------------------------------------
+def codeowners_rules(platform: PlatformConfig) -> list[Rule]:
+    rules = [Rule("*", ownership.sre(platform), "everything else: AppProjects, ApplicationSets, LAUNCHPAD.md")]
+    for team in sorted(platform.teams):
+        rules.append(Rule(f"/{team_dir(team, platform)}/services/", ownership.team_owners(team, platform),
+                          f"team {team}: its services' Argo CD config (each file checked by the tenancy policy)"))
+    return rules
+
+
+def shared_files(platform: PlatformConfig, ctx: RenderContext) -> dict[str, str]:
+    """The repository's README and CODEOWNERS: the same from every service's change set."""
+    rules = codeowners_rules(platform)
+    sre = ownership.owners_text(ownership.sre(platform))
+    team_path = ownership.example_path(platform.gitops_path)
+    readme = ownership.repository_readme(
+        ctx, title="Argo CD registration of LaunchPad services",
+        intro=["One AppProject and one ApplicationSet per team; the team's ApplicationSet turns each service config "
+               "file in its folder into an Application (`<team>-<service>-<env>`). The config files carry the AWS "
+               "bindings (target group, security group, IAM role) that reach the chart's platform block."],
+        layout=[FileRow(f"{team_path}/argocd/appproject.yaml", "the team's AppProject: repositories, namespaces, "
+                        "kinds, the developers role", sre),
+                FileRow(f"{team_path}/argocd/applicationset.yaml", "the team's ApplicationSet", sre),
+                FileRow(f"{team_path}/services/<service>/<env>.yaml", "one service in one environment", "the team"),
+                FileRow(ownership.CODEOWNERS_FILE, "who reviews what", sre)],
+        rules=rules,
+        changes=["A service's environments, bindings or chart revision: a LaunchPad request for the service "
+                 "(chart revisions and sidecar images for many services: SRE, `launchpad bulk`).",
+                 "AppProjects and ApplicationSets: SRE, through LaunchPad's platform settings.",
+                 "Each config file may name only its own service's target group, role, namespace and cluster; "
+                 "LaunchPad refuses to write anything else, and this repository's CI should run "
+                 "`python -m provisioners.tenancy .` (from LaunchPad) to refuse hand edits that do."])
+    return {ownership.REPOSITORY_NOTES: readme, ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform)}
+
+
+def _service_readme(spec: ServiceSpec, ctx: RenderContext) -> str:
+    """The same whatever environments the service has, so removing one leaves it as it was."""
+    team = ownership.owners_text(ownership.team_owners(spec.team, ctx.platform))
+    files = [FileRow("<env>.yaml", f"Application `{application_name(spec.team, spec.name, '<env>')}` in the team's "
+                     "namespace of that environment", team)]
+    return ownership.folder_readme(
+        ctx, title=f"{spec.name}: Argo CD config (team {spec.team})",
+        intro=[f"What the ApplicationSet of team {spec.team} reads to deploy `{spec.name}`. Platform-owned: the "
+               "AWS bindings here reach the chart's platform block, which no values file can override."],
+        files=files,
+        changes=["Environments, domain, components: a LaunchPad request for the service; it writes these files again.",
+                 "Chart revision or sidecar images: SRE, `launchpad bulk`.",
+                 f"Find the Applications: `argocd app list -p {spec.team} -l launchpad.io/service={spec.name}`."])
 
 
 def _summary(spec: ServiceSpec, platform: PlatformConfig, envs: list[str]) -> str:

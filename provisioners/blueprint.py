@@ -25,7 +25,7 @@ class ComponentRule(BaseModel):
 
 
 class BlueprintDefaults(BaseModel):
-    port: int = 8080
+    port: int = Field(default=8080, ge=1024, le=65535, description="the app runs as non-root: 1024 or above")
     cpu: str = "250m"
     memory: str = "512Mi"
     replicas: dict[str, int] = Field(default_factory=lambda: {"devel": 1, "alpha": 2, "prod": 3})

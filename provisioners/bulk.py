@@ -1,5 +1,5 @@
-"""Bulk changes: one SRE decision (a module version, the chart revision, a sidecar image) applied to every
-service a selector matches, as one change set per repository.
+"""Bulk changes: one SRE decision (a module version, the chart revision, a sidecar image, a GitHub Action
+pin) applied to every service a selector matches, as one change set per repository.
 
 The decision is recorded on each service as pins (`ServiceSpec.pins`), which every render applies, so the
 service's next request keeps it instead of undoing it. A plan renders each matched service before and
@@ -17,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from provisioners import terragrunt
+from provisioners import actions, terragrunt
 from provisioners.bindings import Bindings
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
@@ -26,12 +26,13 @@ from provisioners.platform import STANDARD_ENVIRONMENTS, PlatformConfig
 from provisioners.render import check_file
 from provisioners.spec import SIDECARS, Pins, PinSet, ServiceSpec
 
-ChangeKind = Literal["module_version", "chart_revision", "sidecar_image"]
+ChangeKind = Literal["module_version", "chart_revision", "sidecar_image", "action_pin"]
 # The provisioners whose output a pin of each kind can change; the others are not rendered at all.
 AFFECTS: dict[str, tuple[str, ...]] = {
     "module_version": ("terragrunt",),
     "chart_revision": ("argocd",),
     "sidecar_image": ("argocd",),
+    "action_pin": ("ci",),
 }
 SUMMARY_SERVICES = 50
 
@@ -64,8 +65,9 @@ class Selector(BaseModel):
 
 
 class BulkChange(BaseModel):
-    """What to pin: `module_version` (target: a platform.modules key), `chart_revision` (no target) or
-    `sidecar_image` (target: nginx or filebeat)."""
+    """What to pin: `module_version` (target: a platform.modules key), `chart_revision` (no target),
+    `sidecar_image` (target: nginx or filebeat) or `action_pin` (target: a key of the actions table, value
+    TAG@SHA; the service's CI workflow, service-wide only)."""
 
     model_config = {"extra": "forbid"}
 
@@ -81,6 +83,10 @@ class BulkChange(BaseModel):
             raise ValueError(f"sidecar {self.target!r} is not one of the chart's sidecars: {', '.join(SIDECARS)}")
         if self.kind == "module_version" and not self.target:
             raise ValueError("a module version change needs the module key, e.g. rds=7.3.0")
+        if self.kind == "action_pin":
+            problem = actions.pin_problem(self.target, self.value)
+            if problem:
+                raise ValueError(problem)
         try:  # the same rules as a pin in a spec
             self.pinned(PinSet())
         except ValidationError as exc:
@@ -92,10 +98,17 @@ class BulkChange(BaseModel):
             return f"module {self.target} {self.value}"
         if self.kind == "chart_revision":
             return f"chart revision {self.value}"
+        if self.kind == "action_pin":
+            tag, _, sha = self.value.partition("@")
+            return f"action {self.target} {tag} ({sha[:12]})"
         return f"{self.target} image {self.value}"
 
-    def check(self, platform: PlatformConfig) -> None:
-        """Refuse a module key the infra packages do not use (PermanentError naming the ones they do)."""
+    def check(self, platform: PlatformConfig, environment: str | None = None) -> None:
+        """Refuse a module key the infra packages do not use (PermanentError naming the ones they do), and an
+        action pin for one environment (one workflow serves them all)."""
+        if self.kind == "action_pin" and environment is not None:
+            raise PermanentError(f"an action pin applies to the service's one CI workflow, which serves every "
+                                 f"environment; drop --env {environment}")
         if self.kind == "module_version" and self.target not in terragrunt.pinnable_modules(platform):
             raise PermanentError(f"no infra package uses a module {self.target!r}; pin one of: "
                                  f"{', '.join(terragrunt.pinnable_modules(platform))}")
@@ -103,22 +116,23 @@ class BulkChange(BaseModel):
     def pinned(self, pins: PinSet) -> PinSet:
         """`pins` with this change set in them."""
         if self.kind == "module_version":
-            return PinSet(modules={**pins.modules, self.target: self.value}, chart_revision=pins.chart_revision,
-                          sidecars=pins.sidecars)
+            return _with(pins, modules={**pins.modules, self.target: self.value})
         if self.kind == "chart_revision":
-            return PinSet(modules=pins.modules, chart_revision=self.value, sidecars=pins.sidecars)
-        return PinSet(modules=pins.modules, chart_revision=pins.chart_revision,
-                      sidecars={**pins.sidecars, self.target: self.value})
+            return _with(pins, chart_revision=self.value)
+        if self.kind == "action_pin":
+            return _with(pins, actions={**pins.actions, self.target: self.value})
+        sidecars = {str(k): v for k, v in pins.sidecars.items()} | {self.target: self.value}
+        return _with(pins, sidecars=sidecars)
 
     def cleared(self, pins: PinSet) -> PinSet:
         """`pins` without this change's target (an environment's own pin yields to a service-wide change)."""
         if self.kind == "module_version":
-            return PinSet(modules={k: v for k, v in pins.modules.items() if k != self.target},
-                          chart_revision=pins.chart_revision, sidecars=pins.sidecars)
+            return _with(pins, modules={k: v for k, v in pins.modules.items() if k != self.target})
         if self.kind == "chart_revision":
-            return PinSet(modules=pins.modules, chart_revision=None, sidecars=pins.sidecars)
-        return PinSet(modules=pins.modules, chart_revision=pins.chart_revision,
-                      sidecars={k: v for k, v in pins.sidecars.items() if k != self.target})
+            return _with(pins, chart_revision=None)
+        if self.kind == "action_pin":
+            return _with(pins, actions={k: v for k, v in pins.actions.items() if k != self.target})
+        return _with(pins, sidecars={k: v for k, v in pins.sidecars.items() if k != self.target})
 
     def apply(self, spec: ServiceSpec, environment: str | None = None) -> ServiceSpec:
         """The spec with this change pinned: in one environment, or service-wide (then it also replaces
@@ -202,12 +216,25 @@ class BulkPlan:
             environments=self.environments)
 
 
+def repository_key(repo: str, spec: ServiceSpec, platform: PlatformConfig) -> str:
+    """The key a service's change set is merged under: the repository key for a shared repository (infra,
+    values, gitops), `<key>/<service>` for a repository of each service's own (its configured name uses
+    {service} or {team}, like the service repository), so each of those gets a pull request of its own."""
+    configured = platform.repositories.get(repo)
+    return f"{repo}/{spec.name}" if configured is not None and "{" in configured.name else repo
+
+
+def base_key(key: str) -> str:
+    """`service/ranking-web` -> `service`: the repository key in platform.repositories."""
+    return key.split("/", 1)[0]
+
+
 def plan_bulk(targets: list[BulkTarget], selector: Selector, change: BulkChange, ctx: RenderContext, *,
               repos: list[str] | None = None) -> BulkPlan:
     """The services `selector` matches among `targets`, each with `change` pinned, and one change set per
-    repository holding only the files that change (`repos`: only these repository keys, e.g. the one a
-    workflow step delivers). Raises PermanentError when the change cannot apply on this platform."""
-    change.check(ctx.platform)
+    repository holding only the files that change (`repos`: only these keys, e.g. the one a workflow step
+    delivers; see `repository_key`). Raises PermanentError when the change cannot apply on this platform."""
+    change.check(ctx.platform, selector.environment)
     matched = sorted((t for t in targets if selector.matches(t.spec)), key=lambda t: t.spec.name)
     plan = BulkPlan(selector=selector, change=change, matched=[t.spec.name for t in matched])
     merged: dict[str, ChangeSet] = {}
@@ -222,10 +249,11 @@ def plan_bulk(targets: list[BulkTarget], selector: Selector, change: BulkChange,
         for cs in per_repo:
             merged[cs.repo] = merged[cs.repo].merge(cs) if cs.repo in merged else cs
     order = {PROVISIONERS[p].REPO: i for i, p in enumerate(CREATE_ORDER)}
-    for repo in sorted(merged, key=lambda r: (order.get(r, len(order)), r)):
+    for repo in sorted(merged, key=lambda r: (order.get(base_key(r), len(order)), r)):
         cs = merged[repo]
+        whom = repo.split("/", 1)[1] if "/" in repo else _count(plan.changes)  # a service's own repository
         plan.changesets.append(cs.model_copy(update={
-            "title": f"Bulk change: {change.describe()} for {_count(plan.changes)} ({selector.describe()})",
+            "title": f"Bulk change: {change.describe()} for {whom} ({selector.describe()})",
             "summary": _summary(plan, repo),
             "environments": environment_order(set(cs.environments)),
         }))
@@ -238,6 +266,13 @@ def environment_order(envs: set[str]) -> list[str]:
 
 
 # --- internals ---------------------------------------------------------------------------------------
+def _with(pins: PinSet, **changes: object) -> PinSet:
+    """`pins` with some fields replaced, validated like a pin in a spec."""
+    fields: dict[str, object] = pins.model_dump(include=set(PinSet.model_fields))
+    return PinSet.model_validate({**fields, **changes})
+
+
+
 def _changed_files(target: BulkTarget, new_spec: ServiceSpec, change: BulkChange, ctx: RenderContext,
                    repos: list[str] | None) -> list[ChangeSet]:
     spec = target.spec
@@ -249,7 +284,8 @@ def _changed_files(target: BulkTarget, new_spec: ServiceSpec, change: BulkChange
         module = PROVISIONERS[provisioner]
         if provisioner not in AFFECTS[change.kind] or provisioner not in wanted:
             continue
-        if repos is not None and module.REPO not in repos:
+        key = repository_key(module.REPO, spec, ctx.platform)
+        if repos is not None and key not in repos:
             continue
         before, after = module.render(spec, ctx), module.render(new_spec, ctx)
         files = {path: content for path, content in after.files.items() if before.files.get(path) != content}
@@ -260,8 +296,7 @@ def _changed_files(target: BulkTarget, new_spec: ServiceSpec, change: BulkChange
             check_file(path, content)
         envs = [e.name for e in spec.environments]
         touched = {env for path in [*files, *deletes] for env in _environments_of(path, envs)}
-        out.append(ChangeSet(repo=after.repo, files=files, deletes=deletes, environments=sorted(touched),
-                             summary=""))
+        out.append(ChangeSet(repo=key, files=files, deletes=deletes, environments=sorted(touched), summary=""))
     return out
 
 

@@ -217,6 +217,14 @@ def chart_values_schema(chart_dir: Path = CHART_DIR) -> dict[str, Any]:
 
 
 @cache
+def chart_defaults(chart_dir: Path = CHART_DIR) -> dict[str, Any]:
+    """The chart's own values.yaml (SRE defaults); empty when a chart copy carries only its schema."""
+    path = chart_dir / "values.yaml"
+    data = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return data if isinstance(data, dict) else {}
+
+
+@cache
 def developer_values_schema(chart_dir: Path = CHART_DIR) -> dict[str, Any]:
     """Only the keys marked `x-launchpad-owner: developer`, nothing else allowed; no `required`, since
     values.yaml and values-<env>.yaml each hold a part (the chart checks the merged whole)."""

@@ -6,7 +6,7 @@ creation goes infra -> values -> gitops -> service repo, deletion the other way 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -28,6 +28,9 @@ class RenderContext:
     blueprints: BlueprintRegistry
     bindings: Bindings = field(default_factory=Bindings)
     templates_dir: Path = TEMPLATES_DIR
+    # Files as their repositories hold them now (path -> text), read by the delivering step so renderers
+    # keep what developers and CI own (provisioners.helm); empty when rendering from the spec alone.
+    current: Mapping[str, str] = field(default_factory=dict)
 
     def blueprint(self, spec: ServiceSpec) -> Blueprint:
         return self.blueprints.get(spec.blueprint)

@@ -23,6 +23,10 @@ class Team(BaseModel):
         default_factory=list,
         description="cluster-scoped kinds ('group/Kind', '/Kind' for core) the team's Argo CD project may "
                     "manage; default none")
+    github_team: str = Field(
+        default="", pattern=r"^(@[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._-]*)?$",
+        description="GitHub team ('@org/team-slug') that owns the team's paths in the generated CODEOWNERS "
+                    "files; empty: platform.sre_github_team reviews them")
 
 
 class EnvironmentTarget(BaseModel):
@@ -31,17 +35,30 @@ class EnvironmentTarget(BaseModel):
     account_id: str = "111111111111"
     region: str = "eu-west-1"
     hosted_zone: str = Field(default="example.com", description="public zone for this environment's domains")
+    hosted_zones: list[str] = Field(
+        default_factory=list,
+        description="further public zones this environment's account holds; a service domain in this environment "
+                    "must sit in hosted_zone or one of these (its DNS record and certificate validation go there)")
     vpc_id: str = "vpc-00000000000000000"
     vpc_cidr: str = "10.0.0.0/16"
     alb_listener_arn: str = Field(
         default="arn:aws:elasticloadbalancing:eu-west-1:111111111111:listener/app/shared/0/0",
         description="HTTPS listener of the environment's shared ALB (host-header rules are added to it)",
     )
+    listener_wildcard_certificate: bool = Field(
+        default=True,
+        description="the HTTPS listener's default certificate covers '*.<hosted_zone>': a domain one label under "
+                    "hosted_zone needs no certificate of its own; every other domain gets an ACM certificate "
+                    "(DNS-validated) attached to the listener")
     alb_dns_name: str = Field(default="shared-alb.eu-west-1.elb.amazonaws.com",
                               description="DNS name of the shared ALB (Route53 alias target)")
     alb_zone_id: str = Field(default="Z32O12XQLNTSW2", description="canonical hosted zone id of the shared ALB")
     alb_security_group_id: str = Field(default="sg-0000000000000000a",
                                        description="the shared ALB's security group (allowed to reach pods)")
+    node_security_group_id: str = Field(
+        default="sg-0000000000000000b", pattern=r"^sg-[0-9a-f]{8,17}$",
+        description="the EKS cluster's node security group: with security groups for pods, the kubelet probes "
+                    "pods from it, so every pod security group admits it on the probe ports")
     database_subnet_group: str = Field(default="main-database",
                                        description="existing RDS DB subnet group that service databases use")
     elasticache_subnet_group: str = Field(default="main-elasticache",
@@ -96,6 +113,7 @@ def _default_modules() -> dict[str, ModuleSource]:
         "s3": ModuleSource(source="terraform-aws-modules/s3-bucket/aws", version="5.15.4"),
         "rds": ModuleSource(source="terraform-aws-modules/rds/aws", version="7.2.0"),
         "elasticache": ModuleSource(source="terraform-aws-modules/elasticache/aws", version="1.10.3"),
+        "acm": ModuleSource(source="terraform-aws-modules/acm/aws", version="6.3.0"),
     }
 
 
@@ -132,10 +150,15 @@ class PlatformConfig(BaseModel):
 
     organisation: str = Field(default="example", description="prefix for globally unique names (S3 buckets)")
     teams: dict[str, Team] = Field(default_factory=lambda: {
-        "search": Team(name="search", sso_group="search-devs"),
-        "payments": Team(name="payments", sso_group="payments-devs"),
-        "platform": Team(name="platform", sso_group="sre"),
+        "search": Team(name="search", sso_group="search-devs", github_team="@example/search"),
+        "payments": Team(name="payments", sso_group="payments-devs", github_team="@example/payments"),
+        "platform": Team(name="platform", sso_group="sre", github_team="@example/sre"),
     })
+    sre_github_team: str = Field(
+        default="@example/sre", pattern=r"^@[A-Za-z0-9][A-Za-z0-9-]*/[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="GitHub team ('@org/team-slug') of SRE: owns every shared file in the generated CODEOWNERS "
+                    "files (templates, root.hcl, modules, AppProjects, IAM and security group packages) and "
+                    "co-owns every team path, so one SRE can approve a bulk change")
     environments: dict[str, EnvironmentTarget] = Field(default_factory=lambda: {
         "devel": _example_target("devel", "111111111111", "devel.example.com"),
         "alpha": _example_target("alpha", "222222222222", "alpha.example.com"),
@@ -148,15 +171,18 @@ class PlatformConfig(BaseModel):
                     "GitHub credential")
     temporary_environment_base: str = Field(
         default="devel", description="standard environment whose account/cluster temporary ones live in")
-    hosted_zones: list[str] = Field(default_factory=lambda: ["example.com"],
-                                    description="zones a service domain may sit in (subdomains included)")
+    hosted_zones: list[str] = Field(
+        default_factory=lambda: ["example.com"],
+        description="zones a service domain may sit in (subdomains included); in each environment the zone must "
+                    "also be held by that environment's account (environments.<env>.hosted_zone / hosted_zones)")
     repositories: dict[str, Repository] = Field(default_factory=_default_repositories)
     modules: dict[str, ModuleSource] = Field(default_factory=_default_modules)
     state: StateBackend = Field(default_factory=StateBackend)
     chart_repo_url: str = Field(default="https://github.com/platform/launchpad-chart.git",
                                 description="git URL of the SRE-owned service chart")
     chart_path: str = "chart"
-    chart_revision: str = "v1.0.0"
+    chart_revision: str = Field(default="v1.1.0", description="git revision (tag) of the service chart every "
+                                "service runs unless SRE pins another; the tag of templates/chart/Chart.yaml's version")
     image_registry: str = Field(default="",
                                 description="ECR registry host; default '<account>.dkr.ecr.<region>.amazonaws.com'")
     artifact_environment: str = Field(
@@ -165,15 +191,28 @@ class PlatformConfig(BaseModel):
                     "the other environments' accounts pull from it")
     max_ttl_hours: int = Field(default=24 * 14, description="longest TTL a temporary environment may have")
     default_ttl_hours: int = 72
-    infra_path: str = "{account_id}/{region}/{env}/{service}/{component}"
-    values_path: str = "services/{service}"
+    infra_path: str = Field(
+        default="{account_id}/{region}/{env}/{team}/{service}/{component}",
+        description="where an infra package goes; {team} gives each team a path of its own (CODEOWNERS)")
+    values_path: str = Field(
+        default="teams/{team}/{service}",
+        description="folder of a service's Helm values; {team} gives each team a path of its own (CODEOWNERS)")
     gitops_path: str = "teams/{team}"
+    deregistration_delay_seconds: int = Field(
+        default=30, ge=0, le=3600,
+        description="how long the load balancer keeps sending in-flight requests to a draining pod (target "
+                    "group deregistration_delay); the chart's preStop sleep is derived from it")
+    ecr_keep_tagged_images: int = Field(
+        default=100, ge=1, le=10000,
+        description="tagged images each service's ECR repository keeps (the newest); older ones expire. Keep it "
+                    "above the builds between a devel build and its prod release")
     argocd_namespace: str = Field(default="argocd",
                                   description="namespace of Argo CD's AppProjects and ApplicationSets")
     chart_resource_kinds: list[str] = Field(
         default_factory=lambda: ["apps/Deployment", "/Service", "/ServiceAccount", "/ConfigMap",
                                  "rbac.authorization.k8s.io/Role", "rbac.authorization.k8s.io/RoleBinding",
-                                 "elbv2.k8s.aws/TargetGroupBinding", "vpcresources.k8s.aws/SecurityGroupPolicy"],
+                                 "elbv2.k8s.aws/TargetGroupBinding", "vpcresources.k8s.aws/SecurityGroupPolicy",
+                                 "policy/PodDisruptionBudget"],
         description="namespaced kinds ('group/Kind') the service chart renders; each team's Argo CD project "
                     "allows only these")
 
@@ -182,6 +221,22 @@ class PlatformConfig(BaseModel):
         if env in self.environments:
             return self.environments[env]
         return self.environments[self.temporary_environment_base]
+
+    def zones_held(self, env: str) -> list[str]:
+        """The public zones the account of `env` holds (every environment sharing that account counts)."""
+        account = self.target_for(env).account_id
+        zones = {zone for target in self.environments.values() if target.account_id == account
+                 for zone in (target.hosted_zone, *target.hosted_zones)}
+        return sorted(zones | {self.target_for(env).hosted_zone, *self.target_for(env).hosted_zones})
+
+    def zone_for(self, domain: str, env: str) -> str | None:
+        """The most specific zone held by `env`'s account that `domain` sits in; None when there is none."""
+        matching = [z for z in self.zones_held(env) if domain == z or domain.endswith("." + z)]
+        return max(matching, key=lambda z: (len(z), z)) if matching else None
+
+    def zone_holders(self, zone: str) -> list[str]:
+        """The environments whose accounts hold `zone`."""
+        return [env for env in self.environments if zone in self.zones_held(env)]
 
     def artifact_target(self) -> EnvironmentTarget:
         """Where images are built to: one ECR repository per service, shared by all its environments."""

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
+from provisioners import actions
 from provisioners.blueprint import Blueprint, BlueprintRegistry
 from provisioners.errors import InvalidSpecError
 from provisioners.platform import STANDARD_ENVIRONMENTS, PlatformConfig
@@ -38,6 +39,7 @@ ELASTICACHE_MAX = 40
 RDS_MAX = 63
 DESCRIPTION_MAX = 500
 PORT_RESERVED = {8081: "the nginx sidecar", 9601: "the filebeat sidecar's monitoring endpoint"}
+PORT_UNPRIVILEGED = 1024  # the chart runs the app as a non-root user, which cannot bind a lower port
 MODULE_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 MODULE_VERSION = re.compile(r"^v?[0-9A-Za-z][0-9A-Za-z.+_-]{0,63}$")
 GIT_REVISION = re.compile(r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$")
@@ -95,6 +97,9 @@ class PinSet(BaseModel):
     chart_revision: str | None = Field(default=None, description="git revision of the service chart")
     sidecars: dict[SidecarName, str] = Field(default_factory=dict,
                                              description="nginx / filebeat -> image reference with a tag")
+    actions: dict[str, str] = Field(default_factory=dict,
+                                    description="GitHub Action key (provisioners.actions.PINNED) -> TAG@SHA for "
+                                                "the service's CI workflow; service-wide only")
 
     @field_validator("modules")
     @classmethod
@@ -122,14 +127,23 @@ class PinSet(BaseModel):
                                  "e.g. docker.elastic.co/beats/filebeat:8.15.0")
         return dict(sorted(v.items()))
 
+    @field_validator("actions")
+    @classmethod
+    def _actions(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, pin in v.items():
+            problem = actions.pin_problem(key, pin)
+            if problem:
+                raise ValueError(problem)
+        return dict(sorted(v.items()))
+
     def is_empty(self) -> bool:
-        return not self.modules and self.chart_revision is None and not self.sidecars
+        return not self.modules and self.chart_revision is None and not self.sidecars and not self.actions
 
     def over(self, base: PinSet) -> PinSet:
         """These pins, falling back to `base` for whatever they leave unset."""
         return PinSet(modules={**base.modules, **self.modules},
                       chart_revision=self.chart_revision if self.chart_revision is not None else base.chart_revision,
-                      sidecars={**base.sidecars, **self.sidecars})
+                      sidecars={**base.sidecars, **self.sidecars}, actions={**base.actions, **self.actions})
 
 
 class Pins(PinSet):
@@ -140,13 +154,18 @@ class Pins(PinSet):
     @field_validator("environments")
     @classmethod
     def _environments(cls, v: dict[str, PinSet]) -> dict[str, PinSet]:
+        for env, pins in v.items():
+            if pins.actions:
+                raise ValueError(f"{env} pins actions, but one CI workflow serves every environment; pin actions "
+                                 "service-wide (pins.actions)")
         return {env: pins for env, pins in sorted(v.items()) if not pins.is_empty()}
 
     def is_empty(self) -> bool:
         return super().is_empty() and not self.environments
 
     def service_wide(self) -> PinSet:
-        return PinSet(modules=self.modules, chart_revision=self.chart_revision, sidecars=self.sidecars)
+        return PinSet(modules=self.modules, chart_revision=self.chart_revision, sidecars=self.sidecars,
+                      actions=self.actions)
 
     def for_environment(self, env: str) -> PinSet:
         """What applies in `env`; the shared (all-environment) packages use `service_wide()`."""
@@ -165,6 +184,9 @@ class EnvironmentSpec(BaseModel):
     name: str
     ttl_hours: int | None = Field(default=None, description="temporary environments only")
     replicas: int | None = Field(default=None, ge=0, le=50)
+    cpu: str | None = Field(default=None, description="CPU request in this environment; default: the service's")
+    memory: str | None = Field(default=None,
+                               description="memory request and limit in this environment; default: the service's")
     domain: str | None = None
 
     @field_validator("name")
@@ -176,6 +198,16 @@ class EnvironmentSpec(BaseModel):
             f"environment {v!r} is not one of devel, alpha, prod, or a temporary 'tmp-<slug>' "
             "(slug: 1-8 lowercase letters, digits or hyphens, e.g. tmp-pr42)"
         )
+
+    @field_validator("cpu")
+    @classmethod
+    def _cpu(cls, v: str | None) -> str | None:
+        return _cpu_quantity(v)
+
+    @field_validator("memory")
+    @classmethod
+    def _memory(cls, v: str | None) -> str | None:
+        return _memory_quantity(v)
 
     @property
     def temporary(self) -> bool:
@@ -302,6 +334,10 @@ class ServiceSpec(BaseModel):
             raise ValueError(f"port {v} is out of range; use the container port your app listens on (1-65535)")
         if v in PORT_RESERVED:
             raise ValueError(f"port {v} is used by {PORT_RESERVED[v]}; listen on another port, e.g. 8080")
+        if v < PORT_UNPRIVILEGED:
+            raise ValueError(f"port {v} is below {PORT_UNPRIVILEGED}: the app runs as a non-root user, which may not "
+                             f"bind it; listen on {PORT_UNPRIVILEGED} or above, e.g. 8080 (the load balancer still "
+                             "serves HTTPS on 443)")
         return v
 
     @field_validator("health_check_path")
@@ -314,16 +350,12 @@ class ServiceSpec(BaseModel):
     @field_validator("cpu")
     @classmethod
     def _cpu(cls, v: str | None) -> str | None:
-        if v is not None and not CPU.match(v):
-            raise ValueError(f"cpu {v!r} is not a Kubernetes CPU quantity; use millicores like 250m or cores like 1")
-        return v
+        return _cpu_quantity(v)
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, v: str | None) -> str | None:
-        if v is not None and not MEMORY.match(v):
-            raise ValueError(f"memory {v!r} is not a quantity; use Mi or Gi, e.g. 512Mi or 2Gi")
-        return v
+        return _memory_quantity(v)
 
     @field_validator("iam_policy_arns")
     @classmethod
@@ -415,6 +447,18 @@ class ServiceSpec(BaseModel):
         return f"{self.name}.{zone}"
 
 
+def _cpu_quantity(v: str | None) -> str | None:
+    if v is not None and not CPU.match(v):
+        raise ValueError(f"cpu {v!r} is not a Kubernetes CPU quantity; use millicores like 250m or cores like 1")
+    return v
+
+
+def _memory_quantity(v: str | None) -> str | None:
+    if v is not None and not MEMORY.match(v):
+        raise ValueError(f"memory {v!r} is not a quantity; use Mi or Gi, e.g. 512Mi or 2Gi")
+    return v
+
+
 def _check_domain(domain: str, platform: PlatformConfig, env: str, field: str) -> None:
     if not HOSTNAME.match(domain):
         raise FieldProblem(field, f"domain {domain!r} for {env} is not a valid lowercase hostname "
@@ -423,6 +467,14 @@ def _check_domain(domain: str, platform: PlatformConfig, env: str, field: str) -
     if not any(domain == z or domain.endswith("." + z) for z in zones):
         raise FieldProblem(field, f"domain {domain!r} for {env} is outside the hosted zones; "
                                   f"use a name under: {', '.join(zones)}")
+    if platform.zone_for(domain, env) is None:  # its record and certificate validation go to env's own account
+        account = platform.target_for(env).account_id
+        zone = max((z for z in zones if domain == z or domain.endswith("." + z)), key=len)
+        holders = ", ".join(platform.zone_holders(zone)) or "no environment"
+        own = ", ".join(platform.zones_held(env))
+        raise FieldProblem(field, f"domain {domain!r} for {env} is in zone {zone}, which {env}'s account {account} "
+                                  f"does not hold ({holders} does); use a name under {own}, or ask the platform "
+                                  f"team to delegate a zone to that account (environments.{env}.hosted_zones)")
 
 
 def _platform(info: ValidationInfo) -> PlatformConfig:
@@ -468,3 +520,10 @@ def resolved(spec: ServiceSpec, blueprint: Blueprint) -> dict[str, Any]:
         "memory": spec.memory or d.memory,
         "health_check_path": spec.health_check_path or d.health_check_path,
     }
+
+
+def resources_for(spec: ServiceSpec, blueprint: Blueprint, env: str) -> dict[str, str]:
+    """The app container's cpu and memory in `env`: the environment's own, else the service's, else the
+    blueprint's defaults."""
+    own, service = spec.environment(env), resolved(spec, blueprint)
+    return {"cpu": own.cpu or service["cpu"], "memory": own.memory or service["memory"]}

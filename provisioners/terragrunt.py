@@ -11,6 +11,11 @@ segment in the artifact environment's account (`platform.artifact_environment`):
 (build once, run the same image everywhere; the other accounts pull cross-account) and the CI role
 that GitHub Actions assumes through OIDC to push to it. They are removed only with the last
 environment. IAM packages depend on no other package, so a delete can remove them last.
+
+A domain the environment's shared HTTPS listener does not already cover gets a `certificate` package
+(ACM, validated in the zone its own account holds) that the target group attaches to the listener. The
+repository's README and CODEOWNERS, and a README per service folder, come with every change set
+(`provisioners.ownership`).
 """
 
 from __future__ import annotations
@@ -21,9 +26,12 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from provisioners import ownership
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
 from provisioners.helm import PROXY_PORT
+from provisioners.k8s import chart_defaults
+from provisioners.ownership import FileRow, Rule
 from provisioners.platform import EnvironmentTarget, ModuleSource, PlatformConfig
 from provisioners.render import hcl_expr, hcl_string, render_template
 from provisioners.spec import ServiceSpec, resolved
@@ -47,6 +55,7 @@ MODULE_KEYS = {
     "security-group": "security_group",
     "target-group": "target_group",
     "dns": "route53",
+    "certificate": "acm",
     "iam-role": "iam_role",
     "s3": "s3",
     "rds-security-group": "security_group",
@@ -56,8 +65,16 @@ MODULE_KEYS = {
 # Used when platform.modules has no entry of that name (so older settings files keep working).
 FALLBACK_MODULES = {
     "ci_role": ModuleSource(source="terraform-aws-modules/iam/aws//modules/iam-role", version="6.5.0"),
+    "acm": ModuleSource(source="terraform-aws-modules/acm/aws", version="6.3.0"),
 }
 IAM_PACKAGES = frozenset({"iam-role", "ci-role"})
+# Packages only SRE reviews (CODEOWNERS): who may assume what, and what may reach the pods and data stores.
+ACCESS_PACKAGES = ("iam-role", "ci-role", "security-group", "rds-security-group")
+FILEBEAT_MONITORING_PORT = 9601  # the chart's filebeat sidecar: its liveness probe
+# Daily snapshots of prod caches, kept a week; the maintenance window stays clear of the snapshot window.
+CACHE_SNAPSHOT_DAYS = 7
+CACHE_SNAPSHOT_WINDOW = "03:00-04:00"
+CACHE_MAINTENANCE_WINDOW = "sun:05:00-sun:06:00"
 SPEC_OPTIONAL = ("s3", "rds", "elasticache")  # the components a request can switch on (spec.components)
 DB_PORTS = {"postgres": 5432, "mysql": 3306}
 DB_LABELS = {"postgres": "PostgreSQL", "mysql": "MySQL"}
@@ -196,8 +213,21 @@ def packages(spec: ServiceSpec, ctx: RenderContext, envs: list[str], *, shared: 
         out += [Package(c, SHARED_ENV, package_path(spec, ctx.platform, SHARED_ENV, c))
                 for c in _shared_components(spec, blueprint)]
     for env in envs:
-        out += [Package(c, env, package_path(spec, ctx.platform, env, c)) for c in _env_components(spec, blueprint)]
+        components = _env_components(spec, blueprint)
+        if "dns" in components and certificate_domain(spec, ctx.platform, env) is not None:
+            components.insert(components.index("dns") + 1, "certificate")
+        out += [Package(c, env, package_path(spec, ctx.platform, env, c)) for c in components]
     return out
+
+
+def certificate_domain(spec: ServiceSpec, platform: PlatformConfig, env: str) -> str | None:
+    """The service's domain in `env` when the shared listener's own certificate does not cover it (it covers
+    `*.<hosted_zone>` when `listener_wildcard_certificate`): that domain needs an ACM certificate of its own."""
+    domain = spec.domain_for(env, platform)
+    target = platform.target_for(env)
+    label, _, parent = domain.partition(".")
+    covered = target.listener_wildcard_certificate and parent == target.hosted_zone and bool(label)
+    return None if covered else domain
 
 
 # --- rendering --------------------------------------------------------------------------------
@@ -211,9 +241,13 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     for pkg in pkgs:
         files[pkg.path] = _render_package(pkg, pkgs, spec, ctx)
     if any(p.component == "target-group" for p in pkgs) and _uses_local_target_group(ctx.platform):
+        _check_deregistration_delay(ctx)
         module_dir = ctx.templates_dir / "terragrunt" / TARGET_GROUP_MODULE
         for name in TARGET_GROUP_MODULE_FILES:
             files[f"{TARGET_GROUP_MODULE}/{name}"] = (module_dir / name).read_text()
+    for directory, group in _folders(pkgs, ctx.platform).items():
+        files[f"{directory}/{ownership.README_FILE}"] = _folder_readme(spec, ctx, group)
+    files.update(shared_files(ctx))
     return ChangeSet(repo=REPO, files=dict(sorted(files.items())), environments=envs,
                      title=f"{spec.name}: infrastructure for {', '.join(envs)}",
                      summary=_summary(spec, pkgs, "adds or updates"))
@@ -233,9 +267,12 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
         ([p for p in pkgs if not p.iam], f"{spec.name}: remove infrastructure in {label}", "removes"),
         ([p for p in pkgs if p.iam], f"{spec.name}: remove IAM roles in {label} (last)", "removes"),
     ]
-    return [ChangeSet(repo=REPO, deletes=[p.path for p in group], environments=envs, title=title,
-                      summary=_summary(spec, group, verb))
-            for group, title, verb in steps if group]
+    readmes = [f"{directory}/{ownership.README_FILE}" for directory in _folders(pkgs, ctx.platform)]
+    steps = [step for step in steps if step[0]]
+    last = len(steps) - 1  # a folder's README goes with its last package
+    return [ChangeSet(repo=REPO, deletes=[p.path for p in group] + (readmes if i == last else []),
+                      environments=envs, title=title, summary=_summary(spec, group, verb))
+            for i, (group, title, verb) in enumerate(steps)]
 
 
 def render_root(ctx: RenderContext) -> str:
@@ -353,6 +390,7 @@ HEADLINES = {
     "security-group": "security group of the service's pods",
     "target-group": "target group and host-header rule on the shared load balancer",
     "dns": "DNS record pointing the service's host name at the shared load balancer",
+    "certificate": "TLS certificate of the service's own domain (ACM, DNS-validated) for the shared HTTPS listener",
     "iam-role": "IAM role of the service's Kubernetes service account (IRSA)",
     "s3": "S3 bucket",
     "rds-security-group": "security group of the service's database",
@@ -364,7 +402,8 @@ HEADLINES = {
 def _ecr(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
          target: EnvironmentTarget) -> Context:
     accounts = sorted({t.account_id for t in ctx.platform.environments.values()} | {target.account_id})
-    return {"reader_arns": [f"arn:aws:iam::{account}:root" for account in accounts]}
+    return {"reader_arns": [f"arn:aws:iam::{account}:root" for account in accounts],
+            "keep_tagged": ctx.platform.ecr_keep_tagged_images}
 
 
 def _ci_role(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
@@ -386,6 +425,12 @@ def _ci_role(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Pac
     }
 
 
+def probe_ports(spec: ServiceSpec, ctx: RenderContext) -> dict[str, int]:
+    """What the kubelet probes on every pod of the chart: the app's port, nginx's and filebeat's monitoring."""
+    return {"app": resolved(spec, ctx.blueprint(spec))["port"], "nginx sidecar": PROXY_PORT,
+            "filebeat sidecar": FILEBEAT_MONITORING_PORT}
+
+
 def _security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
                     target: EnvironmentTarget) -> Context:
     # traffic from the load balancer (and its health checks) enters through the chart's nginx sidecar
@@ -393,6 +438,11 @@ def _security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: l
     alb = [{"description": "HTTP from the shared load balancer to the nginx sidecar", "from_port": port,
             "to_port": port,
             "protocol": "tcp", "source_security_group_id": target.alb_security_group_id}]
+    # With security groups for pods the kubelet's probes come from the node security group; without this
+    # rule they are dropped and no pod ever becomes ready.
+    nodes = [{"description": f"Kubelet probes from the cluster's nodes ({what} port)", "from_port": probe,
+              "to_port": probe, "protocol": "tcp", "source_security_group_id": target.node_security_group_id}
+             for what, probe in probe_ports(spec, ctx).items()]
     cidrs = [{"description": "Service (nginx sidecar) port from the CIDRs in the request", "from_port": port,
               "to_port": port,
               "protocol": "tcp", "cidr_blocks": ",".join(spec.ingress_cidrs)}]
@@ -400,6 +450,7 @@ def _security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: l
     return {
         "sg_description": f"Pods of {spec.team}/{spec.name} in {pkg.env}",
         "alb_ingress": alb if has_alb else [],
+        "node_ingress": nodes,
         "cidr_ingress": cidrs if spec.ingress_cidrs else [],
     }
 
@@ -407,21 +458,39 @@ def _security_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: l
 def _target_group(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
                   target: EnvironmentTarget) -> Context:
     values = resolved(spec, ctx.blueprint(spec))
-    return {"port": PROXY_PORT, "health_check_path": values["health_check_path"],
-            "domain": spec.domain_for(pkg.env, ctx.platform)}
+    context: Context = {"port": PROXY_PORT, "health_check_path": values["health_check_path"],
+                        "domain": spec.domain_for(pkg.env, ctx.platform),
+                        "deregistration_delay": ctx.platform.deregistration_delay_seconds, "certificate": False}
+    if any(p.component == "certificate" and p.env == pkg.env for p in pkgs):
+        context["certificate"] = True
+        context["dependencies"] = [_dependency(
+            pkg, pkgs, "certificate", "certificate",
+            {"acm_certificate_arn": f"arn:aws:acm:{target.region}:{target.account_id}:certificate/00000000-0000-0000"
+                                    "-0000-000000000000"},
+            ["The certificate of the service's own domain, attached to the shared HTTPS listener."])]
+    return context
 
 
 def _dns(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
          target: EnvironmentTarget) -> Context:
     domain = spec.domain_for(pkg.env, ctx.platform)
-    zones = set(ctx.platform.hosted_zones) | {target.hosted_zone}
-    matching = sorted((z for z in zones if domain == z or domain.endswith("." + z)), key=lambda z: (-len(z), z))
-    if not matching:
-        raise PermanentError(f"domain {domain!r} is in none of the hosted zones; use a name under one of: "
-                             f"{', '.join(sorted(zones))}")
+    zone = ctx.platform.zone_for(domain, pkg.env)  # a zone this environment's own account holds
+    if zone is None:
+        raise PermanentError(f"domain {domain!r} is in no zone that {pkg.env}'s account "
+                             f"{target.account_id} holds; use a name under one of: "
+                             f"{', '.join(ctx.platform.zones_held(pkg.env))}")
     alias = {"name": target.alb_dns_name, "zone_id": target.alb_zone_id, "evaluate_target_health": True}
-    return {"zone": matching[0], "tags": None,  # records take no tags, and the zone is not ours
+    return {"zone": zone, "tags": None,  # records take no tags, and the zone is not ours
             "records": {domain: {"full_name": domain, "type": "A", "alias": alias}}}
+
+
+def _certificate(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
+                 target: EnvironmentTarget) -> Context:
+    domain = certificate_domain(spec, ctx.platform, pkg.env)
+    assert domain is not None  # the package exists only for a domain the listener does not cover
+    dependency = _dependency(pkg, pkgs, "dns", "dns", {"id": "Z00000000000000000000"},
+                             ["The domain's hosted zone (this account's own), where ACM's validation record goes."])
+    return {"dependencies": [dependency], "domain": domain}
 
 
 def _iam_role(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
@@ -504,6 +573,9 @@ def _rds(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package
 def _elasticache(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
                  target: EnvironmentTarget) -> Context:
     return {
+        "snapshot_days": CACHE_SNAPSHOT_DAYS if pkg.env == "prod" else 0,
+        "snapshot_window": CACHE_SNAPSHOT_WINDOW,
+        "maintenance_window": CACHE_MAINTENANCE_WINDOW,
         "dependencies": [_pods_sg_dependency(pkg, pkgs)],
         "cache": spec.components.elasticache,
         "cache_description": f"Cache of {spec.team}/{spec.name} in {pkg.env}",
@@ -518,6 +590,7 @@ COMPONENT_CONTEXT = {
     "security-group": _security_group,
     "target-group": _target_group,
     "dns": _dns,
+    "certificate": _certificate,
     "iam-role": _iam_role,
     "s3": _s3,
     "rds-security-group": _rds_security_group,
@@ -537,3 +610,93 @@ def _summary(spec: ServiceSpec, pkgs: list[Package], verb: str) -> str:
     if iam:
         lines += ["", "IAM: " + ", ".join(f"`{p.path}`" for p in iam)]
     return "\n".join(lines)
+
+
+# --- graceful draining: the chart's preStop must outlast the target group's deregistration delay ------------
+def _check_deregistration_delay(ctx: RenderContext) -> None:
+    """Refuse a target group that drains longer than the chart keeps its pods serving (the chart copy in
+    `templates/chart/` says how long: `pod.deregistrationDelaySeconds` plus a margin)."""
+    pod = chart_defaults(ctx.templates_dir / "chart").get("pod") or {}
+    chart_delay = pod.get("deregistrationDelaySeconds")
+    if isinstance(chart_delay, int) and ctx.platform.deregistration_delay_seconds > chart_delay:
+        raise PermanentError(
+            f"platform.deregistration_delay_seconds is {ctx.platform.deregistration_delay_seconds} but the service "
+            f"chart keeps a stopping pod serving for only {chart_delay} seconds (pod.deregistrationDelaySeconds): "
+            "requests would reach pods that are gone; lower the setting or release the chart with a larger value")
+
+
+# --- ownership (README, CODEOWNERS) -------------------------------------------------------------------------
+def _folders(pkgs: list[Package], platform: PlatformConfig) -> dict[str, list[Package]]:
+    """Service folder (one environment of one service, or its shared packages) -> its packages. Empty when
+    the layout does not end in `/{component}` under a folder of the service's own."""
+    out: dict[str, list[Package]] = {}
+    if not _folder_layout_ok(platform):
+        return out
+    for pkg in pkgs:
+        out.setdefault(posixpath.dirname(pkg.directory), []).append(pkg)
+    return out
+
+
+def _folder_layout_ok(platform: PlatformConfig) -> bool:
+    head, _, tail = platform.infra_path.rpartition("/")
+    return tail == "{component}" and "{service}" in head
+
+
+def _package_owners(component: str, spec: ServiceSpec, platform: PlatformConfig) -> tuple[str, ...]:
+    return ownership.sre(platform) if component in ACCESS_PACKAGES else ownership.team_owners(spec.team, platform)
+
+
+def _folder_readme(spec: ServiceSpec, ctx: RenderContext, pkgs: list[Package]) -> str:
+    env = pkgs[0].env
+    where = "all its environments (shared)" if env == SHARED_ENV else env
+    files = [FileRow(f"{p.component}/terragrunt.hcl", HEADLINES[p.component],
+                     ownership.owners_text(_package_owners(p.component, spec, ctx.platform))) for p in pkgs]
+    return ownership.folder_readme(
+        ctx, title=f"{spec.name} (team {spec.team}): infrastructure in {where}",
+        intro=[f"Terragrunt packages of `{spec.name}` in {where}: one AWS component per package, each with its own "
+               "state. The infra pipeline plans them on the pull request and applies them on merge."],
+        files=files,
+        changes=["Components, domain, port, environments: a LaunchPad request for the service; it writes these "
+                 "files again (hand edits are undone).",
+                 "Module versions: SRE, `launchpad bulk --module KEY=VERSION` (one service or many).",
+                 "IAM and security group packages are SRE's to review (CODEOWNERS); so are the templates they "
+                 "come from, in LaunchPad's `templates/terragrunt/`.",
+                 "Remove: `/launchpad delete` — the pipeline destroys these packages, IAM last."])
+
+
+def codeowners_rules(platform: PlatformConfig) -> list[Rule]:
+    sre = ownership.sre(platform)
+    rules = [Rule("*", sre, "everything else: root.hcl, modules/, the pipeline, LAUNCHPAD.md")]
+    rules += ownership.team_rules(platform.infra_path, platform, what="its services' infrastructure packages")
+    for component in ACCESS_PACKAGES:
+        pattern = "/" + ownership.glob(platform.infra_path, component=component) + "/"
+        rules.append(Rule(pattern, sre, f"{component} packages (access control): SRE only"))
+    return rules
+
+
+def shared_files(ctx: RenderContext) -> dict[str, str]:
+    """The repository's README and CODEOWNERS: the same from every service's change set."""
+    platform = ctx.platform
+    rules = codeowners_rules(platform)
+    note = "" if "{team}" in platform.infra_path else ownership.no_team_segment("infra_path")
+    sre = ownership.owners_text(ownership.sre(platform))
+    layout = ownership.example_path(platform.infra_path)
+    readme = ownership.repository_readme(
+        ctx, title="Infrastructure of LaunchPad services",
+        intro=["Terragrunt packages for every service LaunchPad manages: one AWS component of one service in one "
+               "environment per package, each with its own state file. Modules are pinned registry versions "
+               "(terraform-aws-modules by default) or the local modules here."],
+        layout=[FileRow(ROOT_FILE, "remote state (S3 + DynamoDB lock table) and the AWS provider, per account", sre),
+                FileRow(f"{TARGET_GROUP_MODULE}/", "local module: a service's target group, listener rule and "
+                        "certificate attachment on the shared load balancer", sre),
+                FileRow(f"{layout}/terragrunt.hcl", "one package; `<env>` is `_shared` for the ECR repository and "
+                        "CI role every environment uses", "the team; IAM and security groups: SRE"),
+                FileRow(ownership.CODEOWNERS_FILE, "who reviews what", sre)],
+        rules=rules,
+        changes=["A service's infrastructure: a LaunchPad request (`/launchpad new` in Slack or "
+                 "`launchpad new SPEC.yaml`); it writes that service's packages again.",
+                 "Module versions for one service or many: SRE, `launchpad bulk --module KEY=VERSION`.",
+                 "root.hcl, the packages' shape, the local modules: SRE, in LaunchPad's templates and settings.",
+                 "Removing a service or environment: `/launchpad delete`; the pipeline destroys its packages "
+                 "(IAM last) before the folders go."])
+    return {ownership.REPOSITORY_NOTES: readme, ownership.CODEOWNERS_FILE: ownership.codeowners(rules, platform, note)}

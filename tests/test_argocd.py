@@ -76,8 +76,11 @@ def test_layout_one_project_one_set_per_team_and_one_file_per_service_environmen
     cs = argocd.render(spec, ctx)
     assert cs.repo == "gitops"
     assert sorted(cs.files) == [
+        ".github/CODEOWNERS",  # the repository's notes and CODEOWNERS: the same from every service
+        "LAUNCHPAD.md",
         "teams/search/argocd/applicationset.yaml",
         "teams/search/argocd/appproject.yaml",
+        "teams/search/services/ranking-web/README.md",
         "teams/search/services/ranking-web/alpha.yaml",
         "teams/search/services/ranking-web/devel.yaml",
         "teams/search/services/ranking-web/prod.yaml",
@@ -104,19 +107,23 @@ def test_applicationset_is_scoped_to_its_team_and_safe_to_delete(ctx: RenderCont
     s = appset["spec"]
     assert s["goTemplate"] is True
     assert s["goTemplateOptions"] == ["missingkey=error"]
-    assert s["syncPolicy"]["preserveResourcesOnDeletion"] is True
+    assert "preserveResourcesOnDeletion" not in s.get("syncPolicy", {})  # it would strip the finalizer below
+    # the bootstrap Application never prunes or deletes the set (that would delete every team app at once)
+    assert appset["metadata"]["annotations"] == {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
     assert [g["git"]["files"] for g in s["generators"]] == [[{"path": "teams/search/services/*/*.yaml"}]]
     assert s["generators"][0]["git"]["repoURL"] == "https://github.com/platform/gitops.git"
     template = s["template"]
     assert template["spec"]["project"] == "search"  # literal, not '{{ ... }}'
     assert "{{" not in yaml.safe_dump(template["spec"]["project"])
-    assert "finalizers" not in template["metadata"]
+    # deleting an Application cascades to its workload, so delete can wait for the prune before destroying
+    # the infrastructure under it
+    assert template["metadata"]["finalizers"] == ["resources-finalizer.argocd.argoproj.io"]
     assert "finalizers" not in appset["metadata"]
     chart, values = template["spec"]["sources"]
     assert (chart["repoURL"], chart["path"], chart["targetRevision"]) == (
         ctx.platform.chart_repo_url, ctx.platform.chart_path, "{{ .chartRevision }}")  # from each service's file
-    assert chart["helm"]["valueFiles"] == ["$values/services/{{ .service }}/values.yaml",
-                                           "$values/services/{{ .service }}/values-{{ .environment }}.yaml"]
+    assert chart["helm"]["valueFiles"] == ["$values/teams/search/{{ .service }}/values.yaml",
+                                           "$values/teams/search/{{ .service }}/values-{{ .environment }}.yaml"]
     assert chart["helm"]["valuesObject"]["platform"]["team"] == "search"
     assert values == {"repoURL": "https://github.com/platform/k8s-values.git", "targetRevision": "main",
                       "ref": "values"}
@@ -186,8 +193,11 @@ def test_appproject_admits_only_the_teams_repos_namespaces_and_group(ctx: Render
 def test_nothing_spans_teams(ctx: RenderContext) -> None:
     search = argocd.render(load("ranking-web", ctx), ctx)
     payments = argocd.render(load("invoice-worker", ctx), ctx)
-    assert all(p.startswith("teams/search/") for p in search.files)
-    assert all(p.startswith("teams/payments/") for p in payments.files)
+    shared = set(argocd.shared_files(ctx.platform, ctx))  # README and CODEOWNERS, identical for every team
+    assert {p: c for p, c in search.files.items() if p in shared} == {p: c for p, c in payments.files.items()
+                                                                      if p in shared}
+    assert all(p.startswith("teams/search/") for p in set(search.files) - shared)
+    assert all(p.startswith("teams/payments/") for p in set(payments.files) - shared)
     namespaces = {team: {d["namespace"] for d in argocd.appproject(team, ctx.platform)["spec"]["destinations"]}
                   for team in ctx.platform.teams}
     for team, mine in namespaces.items():
@@ -258,7 +268,7 @@ def test_bindings_from_the_infra_change_reach_the_config(ctx: RenderContext) -> 
 
 def test_crd_validation_is_strict(ctx: RenderContext) -> None:
     appset = argocd.applicationset("search", ctx.platform)
-    appset["spec"]["syncPolicy"]["preserveResourcesOnDelete"] = True  # a typo Argo CD would silently prune
+    appset["spec"]["syncPolicy"] = {"preserveResourcesOnDelete": True}  # a typo Argo CD would silently prune
     assert any("preserveResourcesOnDelete" in p for p in object_problems(appset))
     app = argocd.applications(load("ranking-web", ctx), ctx)[0]
     app["spec"]["destination"]["namespace"] = 42

@@ -1,17 +1,21 @@
-"""The service repository's deploy workflow: OIDC role, pinned actions, the values file it bumps, its delete."""
+"""The service repository's deploy workflow: OIDC role, pinned actions (the table, or SRE's per-service pins),
+the values file it bumps, its delete; every generated workflow validates against the workflow schema."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
 
-from provisioners import ci, helm, terragrunt
+from provisioners import actions, ci, helm, release, terragrunt
 from provisioners.blueprint import BlueprintRegistry
-from provisioners.plan import RenderContext
+from provisioners.errors import InvalidSpecError
+from provisioners.plan import RenderContext, plan
 from provisioners.platform import PlatformConfig, Repository
 from provisioners.render import parse_hcl
 from provisioners.spec import ServiceSpec, parse_spec
@@ -27,7 +31,7 @@ def example(path: Path, ctx: RenderContext = CTX) -> ServiceSpec:
 
 def workflow_of(spec: ServiceSpec, ctx: RenderContext = CTX) -> dict[str, Any]:
     changeset = ci.render(spec, ctx)
-    assert changeset.repo == "service" and list(changeset.files) == [ci.WORKFLOW_PATH]
+    assert changeset.repo == "service" and sorted(changeset.files) == [ci.README_PATH, ci.WORKFLOW_PATH]
     data: dict[str, Any] = yaml.safe_load(changeset.files[ci.WORKFLOW_PATH])
     return data
 
@@ -55,7 +59,7 @@ def test_role_and_repository_match_the_infra_packages(path: Path) -> None:
     spec = example(path)
     data = workflow_of(spec)
     infra = terragrunt.render(spec, CTX).files
-    role_file = next(p for p in infra if p.endswith("/_shared/" + spec.name + "/ci-role/terragrunt.hcl"))
+    role_file = terragrunt.package_path(spec, CTX.platform, terragrunt.SHARED_ENV, "ci-role")
     ecr_file = role_file.replace("/ci-role/", "/ecr/")
     role = parse_hcl(infra[role_file])["inputs"]
     ecr = parse_hcl(infra[ecr_file])["inputs"]
@@ -73,9 +77,15 @@ def test_role_and_repository_match_the_infra_packages(path: Path) -> None:
 def test_bumps_image_tag_in_the_values_file_the_helm_renderer_writes(path: Path) -> None:
     spec = example(path)
     bump = steps(workflow_of(spec))[-1]
-    assert bump["env"]["VALUES_FILE"] == f"services/{spec.name}/values.yaml"
+    first = release.first_environment([e.name for e in spec.environments], CTX.platform)
+    assert first == spec.environments[0].name  # devel, or the temporary environment of a tmp-only service
+    assert bump["env"]["VALUES_FILE"] == f"teams/{spec.team}/{spec.name}/values-{first}.yaml"  # never the shared file
+    assert bump["env"]["ENVIRONMENT"] == first
     assert bump["env"]["GH_TOKEN"] == "${{ secrets.LAUNCHPAD_VALUES_TOKEN }}"
     assert ".image.tag = strenv(IMAGE_TAG)" in bump["run"]
+    assert ".image.digest = strenv(IMAGE_DIGEST)" in bump["run"]  # the digest CI pushed: promotions copy it
+    push = next(s for s in steps(workflow_of(spec)) if s["name"] == "Build and push the image")
+    assert 'IMAGE_DIGEST=$digest" >> "$GITHUB_ENV"' in push["run"]
     values = helm.render(spec, CTX).files
     if values:  # the helm renderer owns the file; the workflow must edit the one it writes
         assert "tag" in yaml.safe_load(values[bump["env"]["VALUES_FILE"]])["image"]
@@ -99,7 +109,7 @@ def test_values_repository_settings_flow_into_the_workflow() -> None:
     data = workflow_of(spec, ctx)
     checkout, bump = steps(data)[-2:]
     assert checkout["with"]["repository"] == "acme/helm-values" and checkout["with"]["ref"] == "trunk"
-    assert bump["env"]["VALUES_FILE"] == f"apps/{spec.team}/{spec.name}/values.yaml"
+    assert bump["env"]["VALUES_FILE"] == f"apps/{spec.team}/{spec.name}/values-devel.yaml"
     assert bump["env"]["BASE_BRANCH"] == "trunk"
     prod = platform.environments["prod"].account_id
     assert data["env"]["IMAGE_REPOSITORY"].startswith(f"{prod}.dkr.ecr.")
@@ -117,4 +127,54 @@ def test_workflow_goes_only_with_the_last_environment() -> None:
     assert ci.render_delete(spec, CTX, ["devel"]) == []
     assert ci.render_delete(spec, CTX, ["devel", "prod"]) == []
     (changeset,) = ci.render_delete(spec, CTX, ["devel", "alpha", "prod"])
-    assert changeset.repo == "service" and changeset.deletes == [ci.WORKFLOW_PATH] and not changeset.files
+    assert changeset.repo == "service" and not changeset.files
+    assert sorted(changeset.deletes) == sorted(ci.render(spec, CTX).files)
+
+
+# --- the workflow schema and SRE's action pins ---------------------------------------------------------------
+WORKFLOW_SCHEMA = json.loads((ROOT / "schemas" / "ci" / "github-workflow.json").read_text())
+
+
+def workflow_problems(text: str) -> list[str]:
+    validator = jsonschema.Draft7Validator(WORKFLOW_SCHEMA)
+    return [f"{'.'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(yaml.safe_load(text))]
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_generated_workflow_validates_against_the_workflow_schema(path: Path) -> None:
+    spec = example(path)
+    workflows = {f"{cs.repo}:{p}": text for cs in plan(spec, CTX) for p, text in cs.files.items()
+                 if p.startswith(".github/workflows/") and p.endswith((".yaml", ".yml"))}
+    assert f"service:{ci.WORKFLOW_PATH}" in workflows
+    for where, text in workflows.items():
+        assert workflow_problems(text) == [], where
+
+
+def test_the_schema_check_is_not_vacuous() -> None:
+    text = ci.render(example(EXAMPLES[0]), CTX).files[ci.WORKFLOW_PATH]
+    broken = text.replace("runs-on: ubuntu-latest", "runs_on: ubuntu-latest")
+    assert workflow_problems(broken)
+
+
+def test_sre_action_pins_move_the_workflow_and_keep_the_tag_readable() -> None:
+    sha = "0" * 39 + "1"
+    data = yaml.safe_load((ROOT / "examples" / "ranking-web.yaml").read_text()) | {
+        "pins": {"actions": {"checkout": f"v4.3.0@{sha}"}}}
+    spec = parse_spec(data, CTX.platform, CTX.blueprints)
+    text = ci.render(spec, CTX).files[ci.WORKFLOW_PATH]
+    assert text.count(f"uses: actions/checkout@{sha} # v4.3.0") == 2  # both checkouts
+    assert f"@{actions.PINNED['aws'].sha} # {actions.PINNED['aws'].tag}" in text  # the table for the rest
+    assert workflow_problems(text) == []
+
+
+@pytest.mark.parametrize(("pins", "needle"), [
+    ({"actions": {"checkout": "v4.3.0"}}, "TAG@SHA"),
+    ({"actions": {"checkout": "v4.3.0@abc123"}}, "40-character"),
+    ({"actions": {"setup-node": f"v4@{'a' * 40}"}}, "pinned table"),
+    ({"environments": {"prod": {"actions": {"checkout": f"v4@{'a' * 40}"}}}}, "service-wide"),
+])
+def test_bad_action_pins_are_refused(pins: dict[str, Any], needle: str) -> None:
+    data = yaml.safe_load((ROOT / "examples" / "ranking-web.yaml").read_text()) | {"pins": pins}
+    with pytest.raises(InvalidSpecError) as caught:
+        parse_spec(data, CTX.platform, CTX.blueprints)
+    assert any(needle in message for message in caught.value.errors.values()), caught.value.errors

@@ -62,14 +62,14 @@ def spec_with(description: str) -> ServiceSpec:
 
 
 def values_yaml(spec: ServiceSpec) -> str:
-    return helm_values.render(spec, CTX).files["services/ranking-web/values.yaml"]
+    return helm_values.render(spec, CTX).files[helm_values.values_file(spec, CTX)]
 
 
 def chart_values(spec: ServiceSpec, env: str = "devel") -> dict[str, Any]:
     """values.yaml + values-<env>.yaml as Helm parses them, then the platform block, as Argo CD merges them."""
     files = helm_values.render(spec, CTX).files
-    merged: dict[str, Any] = helm.values_from_yaml(files["services/ranking-web/values.yaml"])
-    merged |= helm.values_from_yaml(files[f"services/ranking-web/values-{env}.yaml"])
+    merged: dict[str, Any] = helm.values_from_yaml(files[helm_values.values_file(spec, CTX)])
+    merged |= helm.values_from_yaml(files[helm_values.environment_file(spec, CTX, env)])
     app = next(a for a in argocd.applications(spec, CTX) if a["spec"]["destination"]["namespace"].endswith(env))
     return merged | app["spec"]["sources"][0]["helm"]["valuesObject"]
 
@@ -97,7 +97,7 @@ def test_description_round_trips_through_the_values_file(description: str) -> No
     docs = list(yaml.safe_load_all(text))
     assert len(docs) == 1
     [data] = docs
-    expected_keys = {"image", "port", "healthCheckPath", "resources"} | ({"description"} if description else set())
+    expected_keys = {"port", "healthCheckPath"} | ({"description"} if description else set())
     assert set(data) == expected_keys
     assert data.get("description", "") == description
     assert helm.values_from_yaml(text).get("description", "") == description

@@ -96,7 +96,8 @@ def test_every_example_renders_to_valid_objects(example: Path, env: str, ctx: Re
     by_kind = {o["kind"]: o for o in objects}
     web = "target_group" in ctx.blueprint(spec).components
     expected = {"Deployment", "Service", "ServiceAccount", "Role", "RoleBinding", "ConfigMap", "SecurityGroupPolicy"}
-    assert set(by_kind) == expected | ({"TargetGroupBinding"} if web else set())
+    expected |= {"TargetGroupBinding"} if web else set()
+    assert set(by_kind) == expected | ({"PodDisruptionBudget"} if values["replicas"] > 1 else set())
     assert len([o for o in objects if o["kind"] == "ConfigMap"]) == 2
     names = spec.names(env, ctx.platform)
     assert by_kind["ServiceAccount"]["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith(
@@ -190,7 +191,7 @@ def test_platform_block_wins_over_a_values_file_that_sneaks_one_in(ctx: RenderCo
     hostile = {"platform": {"targetGroupName": "prod-payments-api-tg", "securityGroupId": "sg-0badbadbadbadbad0",
                             "roleArn": "arn:aws:iam::333333333333:role/prod-payments-api-irsa",
                             "service": "payments-api", "team": "payments", "environment": "prod"}}
-    path = "services/ranking-web/values-devel.yaml"
+    path = helm_values.environment_file(spec, ctx, "devel")
     files[path] = files[path] + yaml.safe_dump(hostile)
     assert any("platform" in p for p in developer_values_problems(yaml.safe_load(files[path])))
     objects = render_chart(chart, argo_values(spec, ctx, "devel", files), spec, "devel")
@@ -209,29 +210,33 @@ def test_values_files_per_service_and_environment(ctx: RenderContext) -> None:
     spec = load_example(ROOT / "examples" / "ranking-web.yaml", ctx)
     cs = helm_values.render(spec, ctx)
     assert cs.repo == "values"
-    assert sorted(cs.files) == ["services/ranking-web/values-alpha.yaml", "services/ranking-web/values-devel.yaml",
-                                "services/ranking-web/values-prod.yaml", "services/ranking-web/values.yaml"]
-    shared = yaml.safe_load(cs.files["services/ranking-web/values.yaml"])
+    folder = "teams/search/ranking-web"  # per-team paths (platform.values_path)
+    values = [f"{folder}/values-alpha.yaml", f"{folder}/values-devel.yaml", f"{folder}/values-prod.yaml",
+              f"{folder}/values.yaml"]
+    assert sorted(cs.files) == sorted([*values, f"{folder}/README.md", "LAUNCHPAD.md", ".github/CODEOWNERS"])
+    shared = yaml.safe_load(cs.files[f"{folder}/values.yaml"])
     assert shared == {
         "description": spec.description,
-        "image": {"repository": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web", "tag": "1.4.2"},
         "port": 8080,
         "healthCheckPath": "/healthz",
-        "resources": {"cpu": "500m", "memory": "1Gi"},
     }
-    replicas = {env: yaml.safe_load(cs.files[f"services/ranking-web/values-{env}.yaml"]) for env in cs.environments}
-    assert replicas == {"devel": {"replicas": 1}, "alpha": {"replicas": 2}, "prod": {"replicas": 4}}
-    for path, content in cs.files.items():
-        assert developer_values_problems(yaml.safe_load(content)) == [], path
-        assert "platform" not in yaml.safe_load(content)
+    image = {"repository": "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web", "tag": "1.4.2"}
+    per_env = {env: yaml.safe_load(cs.files[f"{folder}/values-{env}.yaml"]) for env in cs.environments}
+    resources = {"cpu": "500m", "memory": "1Gi"}  # the service's own, in every environment
+    assert per_env == {"devel": {"image": image, "replicas": 1, "resources": resources},
+                       "alpha": {"image": image, "replicas": 2, "resources": resources},
+                       "prod": {"image": image, "replicas": 4, "resources": resources}}  # promotions move the image
+    for path in values:
+        assert developer_values_problems(yaml.safe_load(cs.files[path])) == [], path
+        assert "platform" not in yaml.safe_load(cs.files[path])
 
 
 def test_default_image_is_the_services_own_ecr_repository(ctx: RenderContext) -> None:
     spec = load_example(ROOT / "examples" / "invoice-worker.yaml", ctx)
-    shared = helm_values.shared_values(spec, ctx)
-    assert shared["image"] == {
-        "repository": f"{ctx.platform.registry_host()}/payments/invoice-worker", "tag": helm_values.BOOTSTRAP_TAG}
-    assert helm_values.environment_values(spec, ctx, "tmp-q4mig") == {"replicas": 1}
+    image = {"repository": f"{ctx.platform.registry_host()}/payments/invoice-worker", "tag": helm_values.BOOTSTRAP_TAG}
+    assert "image" not in helm_values.shared_values(spec, ctx)
+    assert helm_values.environment_values(spec, ctx, "tmp-q4mig") == {
+        "image": image, "replicas": 1, "resources": {"cpu": "100m", "memory": "256Mi"}}  # the worker blueprint's
 
 
 @pytest.mark.parametrize(("image", "expected"), [
@@ -243,15 +248,16 @@ def test_image_reference_is_split_into_repository_tag_and_digest(image: str, exp
                                                                  ctx: RenderContext) -> None:
     data = yaml.safe_load((ROOT / "examples" / "ranking-web.yaml").read_text()) | {"image": image}
     spec = parse_spec(data, ctx.platform, ctx.blueprints)
-    assert helm_values.shared_values(spec, ctx)["image"] == expected
+    assert helm_values.environment_values(spec, ctx, "devel")["image"] == expected
 
 
 def test_delete_removes_env_files_and_values_yaml_only_with_the_last_environment(ctx: RenderContext) -> None:
     spec = load_example(ROOT / "examples" / "ranking-web.yaml", ctx)
     [partial] = helm_values.render_delete(spec, ctx, ["devel"])
-    assert partial.deletes == ["services/ranking-web/values-devel.yaml"] and not partial.files
+    assert partial.deletes == ["teams/search/ranking-web/values-devel.yaml"] and not partial.files
     [full] = helm_values.render_delete(spec, ctx, ["devel", "alpha", "prod"])
-    assert sorted(full.deletes) == sorted(helm_values.render(spec, ctx).files)
+    shared = set(helm_values.shared_files(ctx))  # the repository's README and CODEOWNERS serve every service
+    assert sorted(full.deletes) == sorted(set(helm_values.render(spec, ctx).files) - shared)
     assert helm_values.render_delete(spec, ctx, []) == []
 
 
@@ -267,7 +273,7 @@ def test_values_path_is_configurable(ctx: RenderContext) -> None:
 def test_plan_shows_values_and_gitops_files(ctx: RenderContext) -> None:
     spec = load_example(ROOT / "examples" / "ranking-web.yaml", ctx)
     repos = {cs.repo: cs for cs in plan(spec, ctx)}
-    assert "services/ranking-web/values.yaml" in repos["values"].files
+    assert "teams/search/ranking-web/values.yaml" in repos["values"].files
     assert "teams/search/services/ranking-web/prod.yaml" in repos["gitops"].files
 
 

@@ -19,7 +19,7 @@ def test_plan_writes_every_repository_and_summarises(tmp_path: Path, monkeypatch
     assert main(["plan", str(ROOT / "examples" / "ranking-web.yaml"), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert sorted(p.name for p in out.iterdir()) == ["gitops", "infra", "service", "values"]
-    assert (out / "values" / "services" / "ranking-web" / "values-prod.yaml").is_file()
+    assert (out / "values" / "teams" / "search" / "ranking-web" / "values-prod.yaml").is_file()
     for repo in ("infra", "values", "gitops", "service"):
         assert f"  {repo}: " in text and " added, 0 changed, 0 removed" in text
     # a second plan over the same tree changes nothing

@@ -19,7 +19,7 @@ import yaml
 
 from provisioners import terragrunt
 from provisioners.blueprint import TEMPLATES_DIR, BlueprintRegistry
-from provisioners.errors import PermanentError
+from provisioners.errors import InvalidSpecError, PermanentError
 from provisioners.helm import PROXY_PORT
 from provisioners.plan import RenderContext, plan_delete
 from provisioners.platform import ModuleSource, PlatformConfig
@@ -234,10 +234,13 @@ def test_ranking_web_layout() -> None:
     _, files = rendered("example-ranking-web")
     components = ["dns", "iam-role", "s3", "security-group", "target-group"]
     expected = {"root.hcl", *(f"modules/launchpad-target-group/{f}" for f in terragrunt.TARGET_GROUP_MODULE_FILES),
-                "111111111111/eu-west-1/_shared/ranking-web/ecr/terragrunt.hcl",
-                "111111111111/eu-west-1/_shared/ranking-web/ci-role/terragrunt.hcl"}
+                "LAUNCHPAD.md", ".github/CODEOWNERS",  # the repository's own, the same from every service
+                "111111111111/eu-west-1/_shared/search/ranking-web/README.md",
+                "111111111111/eu-west-1/_shared/search/ranking-web/ecr/terragrunt.hcl",
+                "111111111111/eu-west-1/_shared/search/ranking-web/ci-role/terragrunt.hcl"}
     for account, env in (("111111111111", "devel"), ("222222222222", "alpha"), ("333333333333", "prod")):
-        expected |= {f"{account}/eu-west-1/{env}/ranking-web/{c}/terragrunt.hcl" for c in components}
+        expected |= {f"{account}/eu-west-1/{env}/search/ranking-web/{c}/terragrunt.hcl" for c in components}
+        expected.add(f"{account}/eu-west-1/{env}/search/ranking-web/README.md")
     assert set(files) == expected
     assert list(files) == sorted(files)
 
@@ -247,8 +250,9 @@ def test_worker_has_no_target_group_dns_or_local_module() -> None:
     components = {path.split("/")[-2] for path in files if path.endswith(terragrunt.PACKAGE_FILE)}
     assert components == {"ecr", "ci-role", "security-group", "iam-role"}
     assert not any(path.startswith("modules/") for path in files)
-    sg = parse_hcl(files["111111111111/eu-west-1/devel/queue-worker/security-group/terragrunt.hcl"])
-    assert "ingress_with_source_security_group_id" not in sg["inputs"]
+    sg = parse_hcl(files["111111111111/eu-west-1/devel/payments/queue-worker/security-group/terragrunt.hcl"])
+    sources = {rule["source_security_group_id"] for rule in sg["inputs"]["ingress_with_source_security_group_id"]}
+    assert sources == {PLATFORM.environments["devel"].node_security_group_id}  # probes only; no load balancer
 
 
 @pytest.mark.parametrize(("components", "expected"), [
@@ -261,7 +265,7 @@ def test_worker_has_no_target_group_dns_or_local_module() -> None:
 def test_optional_components_come_and_go_with_the_request(components: dict[str, Any], expected: set[str]) -> None:
     files = terragrunt.render(spec_of(web(components=components)), CTX).files
     for env in ("devel", "alpha", "prod"):
-        present = {p.split("/")[-2] for p in files if f"/{env}/" in p}
+        present = {p.split("/")[-2] for p in files if f"/{env}/" in p and p.endswith(terragrunt.PACKAGE_FILE)}
         assert present - {"dns", "iam-role", "security-group", "target-group"} == expected
 
 
@@ -269,17 +273,17 @@ def test_web_service_wires_alb_listener_health_check_and_domain() -> None:
     spec = spec_of(web(port=9000, health_check_path="/ready", ingress_cidrs=["10.1.0.0/16"]))
     files = terragrunt.render(spec, CTX).files
     target = PLATFORM.environments["alpha"]
-    tg = parse_hcl(files["222222222222/eu-west-1/alpha/shop-web/target-group/terragrunt.hcl"])["inputs"]
+    tg = parse_hcl(files["222222222222/eu-west-1/alpha/search/shop-web/target-group/terragrunt.hcl"])["inputs"]
     assert tg["listener_arn"] == target.alb_listener_arn
     assert tg["host_headers"] == ["shop-web.alpha.example.com"]
     # the load balancer reaches pods through the chart's nginx sidecar, whatever the app's own port
     assert (tg["port"], tg["health_check_path"], tg["name"]) == (PROXY_PORT, "/ready", "alpha-shop-web-tg")
-    sg = parse_hcl(files["222222222222/eu-west-1/alpha/shop-web/security-group/terragrunt.hcl"])["inputs"]
+    sg = parse_hcl(files["222222222222/eu-west-1/alpha/search/shop-web/security-group/terragrunt.hcl"])["inputs"]
     assert sg["ingress_with_source_security_group_id"][0]["source_security_group_id"] == target.alb_security_group_id
     assert sg["ingress_with_source_security_group_id"][0]["from_port"] == PROXY_PORT
     assert sg["ingress_with_cidr_blocks"][0]["to_port"] == PROXY_PORT
     assert sg["ingress_with_cidr_blocks"][0]["cidr_blocks"] == "10.1.0.0/16"
-    dns = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/dns/terragrunt.hcl"])["inputs"]
+    dns = parse_hcl(files["333333333333/eu-west-1/prod/search/shop-web/dns/terragrunt.hcl"])["inputs"]
     assert dns["name"] == "example.com"
     assert dns["records"]["shop.example.com"]["alias"]["name"] == PLATFORM.environments["prod"].alb_dns_name
 
@@ -287,7 +291,7 @@ def test_web_service_wires_alb_listener_health_check_and_domain() -> None:
 def test_irsa_role_trusts_one_service_account_and_reaches_its_own_data_stores() -> None:
     spec = spec_of(CASES["web-all-components"])
     files = terragrunt.render(spec, CTX).files
-    role = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/iam-role/terragrunt.hcl"])["inputs"]
+    role = parse_hcl(files["333333333333/eu-west-1/prod/search/shop-web/iam-role/terragrunt.hcl"])["inputs"]
     assert role["name"] == "prod-shop-web-irsa" and role["use_name_prefix"] is False
     assert role["oidc_providers"]["main"]["namespace_service_accounts"] == ["search-prod:shop-web"]
     assert role["policies"] == {"AmazonSQSReadOnlyAccess": "arn:aws:iam::aws:policy/AmazonSQSReadOnlyAccess"}
@@ -298,22 +302,22 @@ def test_irsa_role_trusts_one_service_account_and_reaches_its_own_data_stores() 
 
 def test_rds_follows_the_engine() -> None:
     _, files = rendered("worker-all-components")
-    mysql = parse_hcl(files["111111111111/eu-west-1/tmp-load/queue-worker/rds/terragrunt.hcl"])["inputs"]
+    mysql = parse_hcl(files["111111111111/eu-west-1/tmp-load/payments/queue-worker/rds/terragrunt.hcl"])["inputs"]
     assert (mysql["family"], mysql["major_engine_version"], mysql["port"]) == ("mysql8.0", "8.0", "3306")
     assert mysql["skip_final_snapshot"] is True and mysql["deletion_protection"] is False
     _, files = rendered("web-all-components")
-    pg = parse_hcl(files["333333333333/eu-west-1/prod/shop-web/rds/terragrunt.hcl"])["inputs"]
+    pg = parse_hcl(files["333333333333/eu-west-1/prod/search/shop-web/rds/terragrunt.hcl"])["inputs"]
     assert (pg["family"], pg["port"], pg["db_name"]) == ("postgres16", "5432", "shop_web")
     assert "major_engine_version" not in pg and pg["deletion_protection"] is True and pg["multi_az"] is True
 
 
 def test_ecr_and_ci_role_live_once_in_the_artifact_account() -> None:
     spec, files = rendered("example-ranking-web")
-    ecr = parse_hcl(files["111111111111/eu-west-1/_shared/ranking-web/ecr/terragrunt.hcl"])["inputs"]
+    ecr = parse_hcl(files["111111111111/eu-west-1/_shared/search/ranking-web/ecr/terragrunt.hcl"])["inputs"]
     assert ecr["repository_name"] == "search/ranking-web"
     assert ecr["repository_read_access_arns"] == [f"arn:aws:iam::{a}:root"
                                                   for a in ("111111111111", "222222222222", "333333333333")]
-    role = parse_hcl(files["111111111111/eu-west-1/_shared/ranking-web/ci-role/terragrunt.hcl"])["inputs"]
+    role = parse_hcl(files["111111111111/eu-west-1/_shared/search/ranking-web/ci-role/terragrunt.hcl"])["inputs"]
     assert terragrunt.ci_role_arn(spec, PLATFORM) == f"arn:aws:iam::111111111111:role/{role['name']}"
     assert role["oidc_subjects"] == ["repo:search/ranking-web:ref:refs/heads/main"]
     assert role["inline_policy_permissions"]["EcrPush"]["resources"] == [terragrunt.ecr_repository_arn(spec, PLATFORM)]
@@ -398,7 +402,7 @@ def test_platform_target_group_module_replaces_the_local_one() -> None:
     ctx = RenderContext(platform=PlatformConfig(modules=modules), blueprints=BLUEPRINTS)
     files = terragrunt.render(spec_of(web(), ctx), ctx).files
     assert not any(p.startswith("modules/") for p in files)
-    tg = parse_hcl(files["111111111111/eu-west-1/devel/shop-web/target-group/terragrunt.hcl"])
+    tg = parse_hcl(files["111111111111/eu-west-1/devel/search/shop-web/target-group/terragrunt.hcl"])
     assert tg["terraform"][0]["source"] == "git::https://git.example.com/tf/tg.git?ref=v2.1.0"
 
 
@@ -421,14 +425,20 @@ def test_delete_removes_exactly_what_render_created_with_iam_last(case: str) -> 
             assert [cs.repo for cs in changesets] == ["infra", "infra"]
             first, last = changesets
             assert first.title != last.title and "IAM" in last.title
-            assert all(p.split("/")[-2] in terragrunt.IAM_PACKAGES for p in last.deletes)
+            assert all(p.split("/")[-2] in terragrunt.IAM_PACKAGES for p in last.deletes
+                       if p.endswith(terragrunt.PACKAGE_FILE))
             assert not any(p.split("/")[-2] in terragrunt.IAM_PACKAGES for p in first.deletes)
-            deleted = set(first.deletes) | set(last.deletes)
+            deleted = {p for p in set(first.deletes) | set(last.deletes) if p.endswith(terragrunt.PACKAGE_FILE)}
             expected = {p for p in created if any(f"/{env}/" in p for env in subset)}
             if set(subset) == set(envs):
                 expected |= shared
             assert deleted == expected, subset
             assert not (set(first.deletes) & set(last.deletes))
+            # each emptied service folder loses its README with its last package (never the repository's own)
+            folders = {p.rsplit("/", 2)[0] for p in expected}
+            assert {p for p in last.deletes if not p.endswith(terragrunt.PACKAGE_FILE)} == {
+                f"{folder}/README.md" for folder in folders} and set(files) >= set(last.deletes)
+            assert all(p.endswith(terragrunt.PACKAGE_FILE) for p in first.deletes)
     # the last environment of a service takes the shared packages with it
     remaining = spec.model_copy(update={"environments": spec.environments[-1:]})
     deleted = {p for cs in terragrunt.render_delete(remaining, CTX, [envs[-1]]) for p in cs.deletes}
@@ -462,7 +472,95 @@ def test_tags_carry_a_sanitised_description_and_locals_the_verbatim_one() -> Non
     text = 'Line "one"\nLine ${two} — %{three}'
     spec = spec_of(web(description=text, owner="U01 <x@y>"))
     files = terragrunt.render(spec, CTX).files
-    package = parse_hcl(files["111111111111/eu-west-1/devel/shop-web/security-group/terragrunt.hcl"])
+    package = parse_hcl(files["111111111111/eu-west-1/devel/search/shop-web/security-group/terragrunt.hcl"])
     assert package["locals"][0]["description"] == text
     assert package["locals"][0]["tags"]["description"] == "Line one Line two three"
     assert package["locals"][0]["tags"]["requested-by"] == "U01 x@y"
+
+
+# --- TLS, zones per account, probes, snapshots, image retention ---------------------------------------------
+
+def test_a_domain_the_listener_does_not_cover_gets_a_dns_validated_certificate_on_the_listener() -> None:
+    _, files = rendered("example-shop-web")  # prod: www.shop.example.com, two labels under example.com
+    prod = "333333333333/eu-west-1/prod/payments/shop-web"
+    cert = parse_hcl(files[f"{prod}/certificate/terragrunt.hcl"])
+    assert cert["terraform"][0]["source"] == "tfr:///terraform-aws-modules/acm/aws?version=6.3.0"
+    assert cert["inputs"]["domain_name"] == "www.shop.example.com"
+    assert cert["inputs"]["validation_method"] == "DNS" and cert["inputs"]["wait_for_validation"] is True
+    assert cert["inputs"]["zone_id"] == "${dependency.dns.outputs.id}"  # the zone the dns package looks up
+    assert cert["dependency"][0]["dns"]["config_path"] == "../dns"
+    tg = parse_hcl(files[f"{prod}/target-group/terragrunt.hcl"])
+    assert tg["inputs"]["certificate_arn"] == "${dependency.certificate.outputs.acm_certificate_arn}"
+    # the local module attaches it to the listener the rule goes on
+    main = (LOCAL_MODULE / "main.tf").read_text()
+    assert 'resource "aws_lb_listener_certificate" "this"' in main and "var.certificate_arn" in main
+    # devel and alpha use derived names one label under their zone: the listener's wildcard covers them
+    assert not any("/certificate/" in p for p in files if "/prod/" not in p)
+    assert "certificate_arn" not in parse_hcl(files[
+        "222222222222/eu-west-1/alpha/payments/shop-web/target-group/terragrunt.hcl"])["inputs"]
+
+
+def test_without_a_wildcard_listener_certificate_every_domain_gets_its_own() -> None:
+    environments = {env: target.model_copy(update={"listener_wildcard_certificate": False})
+                    for env, target in PLATFORM.environments.items()}
+    ctx = RenderContext(platform=PlatformConfig(environments=environments), blueprints=BLUEPRINTS)
+    files = terragrunt.render(spec_of(web(), ctx), ctx).files
+    certs = sorted(p.split("/")[2] for p in files if "/certificate/" in p)
+    assert certs == ["alpha", "devel", "prod"]
+
+
+def test_each_environment_uses_a_zone_its_own_account_holds() -> None:
+    # alpha's account does not hold example.com (prod's does): refused at the edge, naming both
+    with pytest.raises(InvalidSpecError) as caught:
+        spec_of(web(environments=[{"name": "alpha", "domain": "shop-alpha.example.com"}, {"name": "prod"}]))
+    message = caught.value.errors["environments.alpha.domain"]
+    assert "222222222222" in message and "prod" in message and "alpha.example.com" in message
+    # once the platform delegates a zone to alpha's account, the record and validation go there
+    environments = dict(PLATFORM.environments)
+    environments["alpha"] = environments["alpha"].model_copy(update={"hosted_zones": ["shop.example.com"]})
+    ctx = RenderContext(platform=PlatformConfig(environments=environments), blueprints=BLUEPRINTS)
+    spec = spec_of(web(environments=[{"name": "alpha", "domain": "alpha.shop.example.com"}, {"name": "prod"}]), ctx)
+    files = terragrunt.render(spec, ctx).files
+    dns = parse_hcl(files["222222222222/eu-west-1/alpha/search/shop-web/dns/terragrunt.hcl"])["inputs"]
+    assert dns["name"] == "shop.example.com"
+    assert "222222222222/eu-west-1/alpha/search/shop-web/certificate/terragrunt.hcl" in files
+    prod = parse_hcl(files["333333333333/eu-west-1/prod/search/shop-web/dns/terragrunt.hcl"])["inputs"]
+    assert prod["name"] == "example.com"
+
+
+@pytest.mark.parametrize("case", ["example-ranking-web", "worker-minimal", "web-all-components"])
+def test_the_nodes_reach_the_pods_on_the_probe_ports_only(case: str) -> None:
+    spec, files = rendered(case)
+    for env in (e.name for e in spec.environments):
+        path = terragrunt.package_path(spec, PLATFORM, env, "security-group")
+        rules = parse_hcl(files[path])["inputs"]["ingress_with_source_security_group_id"]
+        node_sg = PLATFORM.target_for(env).node_security_group_id
+        from_nodes = sorted(int(r["from_port"]) for r in rules if r["source_security_group_id"] == node_sg)
+        assert from_nodes == sorted([spec.port or 8080, PROXY_PORT, terragrunt.FILEBEAT_MONITORING_PORT])
+        assert all(r["from_port"] == r["to_port"] and r["protocol"] == "tcp" for r in rules)
+
+
+def test_prod_redis_keeps_daily_snapshots_outside_its_maintenance_window() -> None:
+    spec, files = rendered("example-shop-web")
+    prod = parse_hcl(files[terragrunt.package_path(spec, PLATFORM, "prod", "elasticache")])["inputs"]
+    assert prod["snapshot_retention_limit"] == 7
+    start, end = prod["snapshot_window"].split("-")  # hh:mm-hh:mm, daily
+    maintenance_from, maintenance_to = prod["maintenance_window"].split("-")  # ddd:hh:mm-ddd:hh:mm, weekly
+    assert start < end <= maintenance_from.split(":", 1)[1] < maintenance_to.split(":", 1)[1]
+    devel = parse_hcl(files[terragrunt.package_path(spec, PLATFORM, "devel", "elasticache")])["inputs"]
+    assert "snapshot_retention_limit" not in devel
+
+
+def test_ecr_keeps_the_newest_tagged_images_and_the_count_is_a_setting() -> None:
+    spec, files = rendered("example-ranking-web")
+    text = files[terragrunt.package_path(spec, PLATFORM, terragrunt.SHARED_ENV, "ecr")]
+    assert re.search(r'tagStatus\s+= "tagged"\s+tagPatternList = \["\*"\]\s+countType\s+= "imageCountMoreThan"\s+'
+                     r"countNumber\s+= 100", text)
+    ctx = RenderContext(platform=PlatformConfig(ecr_keep_tagged_images=25), blueprints=BLUEPRINTS)
+    text = terragrunt.render(spec, ctx).files[terragrunt.package_path(spec, ctx.platform, "_shared", "ecr")]
+    assert re.search(r"countNumber\s+= 25\b", text) and "Keep the newest 25 tagged images" in text
+
+
+def test_every_case_with_a_certificate_was_checked_against_the_acm_interface() -> None:
+    sources = {parsed["terraform"][0]["source"] for case in CASES for parsed in packages_of(rendered(case)[1]).values()}
+    assert "tfr:///terraform-aws-modules/acm/aws?version=6.3.0" in sources

@@ -1,9 +1,10 @@
-"""`launchpad bulk`: pin a module version, the chart revision or a sidecar image on every service a selector
-matches, as one request with one pull request per repository (SRE only).
+"""`launchpad bulk`: pin a module version, the chart revision, a sidecar image or a GitHub Action on every
+service a selector matches, as one request with one pull request per repository (SRE only).
 
     launchpad bulk --team search --chart-revision v1.1.0 --dry-run
     launchpad bulk --env prod --module rds=7.3.0 --as-sre --wait
     launchpad bulk --blueprint web-service --sidecar-image filebeat=docker.elastic.co/beats/filebeat:8.15.0
+    launchpad bulk --all --action checkout=v4.2.2@11bd71901bbe5b1630ceea73d27597364c9af683
 
 The argument syntax is shared with `/launchpad bulk` in Slack (`parse_bulk`). Handlers parse, call
 `WorkflowService.preview_bulk` / `submit_bulk`, and print; the workflow decides and refuses.
@@ -23,7 +24,7 @@ from bot.workflow.api import BulkChange, BulkPreview, Selector
 from provisioners.errors import PermanentError
 
 USAGE = ("bulk [--team T] [--blueprint B] [--env E] [--service S]... [--all] "
-         "(--module KEY=VERSION | --chart-revision REV | --sidecar-image NAME=IMAGE)")
+         "(--module KEY=VERSION | --chart-revision REV | --sidecar-image NAME=IMAGE | --action KEY=TAG@SHA)")
 SHOWN_FILES = 10
 
 
@@ -60,6 +61,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     what.add_argument("--chart-revision", metavar="REV", help="service chart revision, e.g. v1.1.0")
     what.add_argument("--sidecar-image", metavar="NAME=IMAGE",
                       help="nginx or filebeat image, e.g. filebeat=docker.elastic.co/beats/filebeat:8.15.0")
+    what.add_argument("--action", metavar="KEY=TAG@SHA",
+                      help="GitHub Action pin in the services' CI workflow, by full commit SHA, e.g. "
+                           "checkout=v4.2.2@11bd71901bbe5b1630ceea73d27597364c9af683")
     p.add_argument("--dry-run", action="store_true", help="list what would change; submit nothing")
     p.add_argument("--apply", action="store_true", help="submit right away (Slack shows a dry run unless given)")
 
@@ -85,6 +89,12 @@ def to_bulk_args(args: argparse.Namespace) -> BulkArgs:
             change = BulkChange(kind="module_version", target=key.strip(), value=version.strip())
         elif args.chart_revision:
             change = BulkChange(kind="chart_revision", value=args.chart_revision.strip())
+        elif args.action:
+            key, sep, pin = args.action.partition("=")
+            if not sep:
+                raise BulkUsageError(f"--action {args.action!r} needs KEY=TAG@SHA, e.g. "
+                                     "checkout=v4.2.2@11bd71901bbe5b1630ceea73d27597364c9af683")
+            change = BulkChange(kind="action_pin", target=key.strip(), value=pin.strip())
         else:
             name, sep, image = args.sidecar_image.partition("=")
             if not sep:
@@ -124,7 +134,8 @@ def preview_lines(preview: BulkPreview, *, files: int = SHOWN_FILES) -> list[str
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("bulk", help="pin a module version, chart revision or sidecar image on many services (SRE)",
+    p = sub.add_parser("bulk", help="pin a module version, chart revision, sidecar image or action on many services "
+                                    "(SRE)",
                        description=__doc__.splitlines()[0] if __doc__ else None)
     add_arguments(p)
     p.add_argument("--as-sre", action="store_true", help="act as an SRE from this terminal")

@@ -1,4 +1,4 @@
-"""`launchpad new|status|list|retry|delete|extend|approve|deny|cancel|audit|worker|db|demo`: the workflow
+"""`launchpad new|status|list|retry|delete|extend|promote|approve|deny|cancel|audit|worker|db|demo`: the workflow
 from a terminal, mirroring the Slack commands.
 
 Handlers parse arguments, build the CLI actor (`cli:<login>`, SRE with --as-sre or when listed in
@@ -12,10 +12,8 @@ import argparse
 import getpass
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -25,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.plan import read_spec_file
 from bot.config import Settings
-from bot.jobs import build_scheduler, run_once
+from bot.jobs import work
 from bot.logs import scrub
 from bot.services import Services, build_services, startup_problems
 from bot.store.database import SchemaOutdated, Store
@@ -59,8 +57,8 @@ def register(sub: Any) -> None:
     p.add_argument("spec", type=Path, help="service spec YAML (see examples/)")
     p.set_defaults(func=_handler(cmd_new))
 
-    p = sub.add_parser("status", help="show a request and its steps")
-    p.add_argument("id", type=int)
+    p = sub.add_parser("status", help="show a request and its steps, or which image runs where in a service")
+    p.add_argument("id", metavar="ID|SERVICE", help="request number, or service name")
     p.set_defaults(func=_handler(cmd_status))
 
     p = sub.add_parser("list", parents=[actor], help="services and recent requests")
@@ -84,6 +82,12 @@ def register(sub: Any) -> None:
     p.add_argument("env")
     p.add_argument("duration", help="e.g. 24h, 3d, 1w (a bare number means hours)")
     p.set_defaults(func=_handler(cmd_extend))
+
+    p = sub.add_parser("promote", parents=[actor, wait],
+                       help="copy the image that is Healthy in the previous environment to ENV (a values PR)")
+    p.add_argument("service")
+    p.add_argument("env", help="target environment, e.g. alpha or prod (platform.environment_order)")
+    p.set_defaults(func=_handler(cmd_promote))
 
     p = sub.add_parser("approve", parents=[actor, wait], help="approve a request's waiting approval step")
     p.add_argument("id", type=int)
@@ -139,8 +143,29 @@ def cmd_new(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 
 def cmd_status(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     with _services(settings, out, quiet=True) as services:
-        _print_request(services.workflow.get_request(args.id), out)
+        wf = services.workflow
+        if args.id.lstrip("#").isdigit():
+            _print_request(wf.get_request(int(args.id.lstrip("#"))), out)
+            return 0
+        svc = wf.get_service(args.id)
+        print(f"{svc.name} (team {svc.team}, {svc.blueprint}) owned by {svc.owner}: {_envs(svc.environments)}",
+              file=out)
+        print("Images (values repository, and Argo CD where configured):", file=out)
+        for img in wf.running_images(svc.name):
+            declared = f"  (values file: {img.declared})" if img.declared and img.declared != img.image else ""
+            link = f"  {img.link}" if img.link else ""
+            print(f"  {img.environment:<10} {img.image or '-'}  {img.state}{declared}{link}", file=out)
+        for p in wf.promotions(svc.name)[:5]:
+            print(f"  promoted #{p.request_id} {p.source} -> {p.target} {p.image} ({p.state.value}, by "
+                  f"{p.requested_by})", file=out)
     return 0
+
+
+def cmd_promote(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
+    with _services(settings, out) as services:
+        info = services.workflow.submit_promote(args.service, args.env, cli_actor(args, settings))
+        _print_request(info, out)
+        return _after_submit(args, services, info, out)
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
@@ -218,26 +243,27 @@ def cmd_audit(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
 def cmd_worker(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
     worker_id = args.id or worker_name()
     with _services(settings, out) as services:
-        if args.once:
-            run_once(services.workflow, worker_id)
-            return 0
-        problems = startup_problems(services)
-        if problems:
-            print("\n".join(f"launchpad worker: {line}" for line in problems), file=sys.stderr)
-            return 2
-        stop = threading.Event()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        probes = _probes(services, args.metrics_port, out) if args.metrics_port is not None else None
-        scheduler = build_scheduler(services.workflow, worker_id, services.settings.worker_poll_seconds)
-        scheduler.start()
-        print(f"worker {worker_id} running (jobs: {', '.join(j.id for j in scheduler.get_jobs())}); "
-              "stop with SIGTERM", file=out, flush=True)
-        stop.wait()
-        scheduler.shutdown(wait=True)
-        if probes is not None:
-            probes.stop()
-        print(f"worker {worker_id} stopped", file=out)
+        if not args.once:
+            problems = startup_problems(services)
+            if problems:
+                print("\n".join(f"launchpad worker: {line}" for line in problems), file=sys.stderr)
+                return 2
+        probes = _probes(services, args.metrics_port, out) if args.metrics_port is not None and not args.once else None
+
+        def started(scheduler: Any) -> None:
+            print(f"worker {worker_id} running (jobs: {', '.join(j.id for j in scheduler.get_jobs())}); "
+                  "stop with SIGTERM", file=out, flush=True)
+
+        try:
+            released = work(services.workflow, worker_id, services.settings.worker_poll_seconds, once=args.once,
+                            started=started)
+        finally:
+            if probes is not None:
+                probes.stop()
+        if not args.once or services.workflow.engine.stopping.is_set():
+            print(f"worker {worker_id} stopped" + (f"; {released} step(s) still running at the end of the grace "
+                                                   "period were handed back to other workers" if released else ""),
+                  file=out)
     return 0
 
 
@@ -357,6 +383,13 @@ class PrintingNotifier:
               file=self.out, flush=True)
 
     def ttl_reminder(self, service: ServiceInfo, env: EnvironmentInfo) -> None:
+        if env.teardown is not None:
+            again = (f"opened again at {env.teardown.retry_at:%Y-%m-%d %H:%M} UTC" if env.teardown.retry_at
+                     else f"retry it with `launchpad retry {env.teardown.request_id}` or cancel it")
+            print(f"  {service.name}/{env.name} expired at {env.expires_at} and is still up: its teardown "
+                  f"(request #{env.teardown.request_id}) was {env.teardown.outcome}; {again}", file=self.out,
+                  flush=True)
+            return
         print(f"  {service.name}/{env.name} expires at {env.expires_at}; extend with `launchpad extend "
               f"{service.name} {env.name} 24h`", file=self.out, flush=True)
 

@@ -118,7 +118,8 @@ def _status(inv: Invocation) -> None:
         inv.reply(request_message(workflow.get_request(request_id), interactive=False))
         return
     service = workflow.get_service(inv.args[0])
-    inv.reply(service_message(service, workflow.list_requests(service=service.name, limit=10)))
+    inv.reply(service_message(service, workflow.list_requests(service=service.name, limit=10),
+                              workflow.running_images(service.name)))
 
 
 def _list(inv: Invocation) -> None:
@@ -179,6 +180,17 @@ def _extend(inv: Invocation) -> None:
     inv.reply(text_message(f":alarm_clock: Extending {escape(env)} of {escape(service)} (request #{request.id})."))
 
 
+def _promote(inv: Invocation) -> None:
+    if len(inv.args) != 2:
+        inv.reply(help_message("Usage: `/launchpad promote <service> <env>`, e.g. `/launchpad promote ranking-web "
+                               "alpha`: copies the image that is Healthy in the previous environment."))
+        return
+    request = inv.surface.workflow.submit_promote(inv.args[0], inv.args[1], inv.actor())
+    inv.surface.notifier.request_changed(request)
+    inv.reply(text_message(f":rocket: Promoting {escape(request.description.removeprefix('promote '))} (request "
+                           f"#{request.id}); follow it in the thread."))
+
+
 def _help(inv: Invocation) -> None:
     inv.reply(help_message())
 
@@ -190,6 +202,7 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
     "retry": _retry,
     "delete": _delete,
     "extend": _extend,
+    "promote": _promote,
     "help": _help,
 }
 

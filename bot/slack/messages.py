@@ -32,7 +32,16 @@ from bot.slack.blocks import (
     truncate,
     user_ref,
 )
-from bot.workflow.api import ApprovalInfo, EnvironmentInfo, RequestInfo, RequestKind, ServiceInfo, State, StepInfo
+from bot.workflow.api import (
+    ApprovalInfo,
+    EnvironmentImage,
+    EnvironmentInfo,
+    RequestInfo,
+    RequestKind,
+    ServiceInfo,
+    State,
+    StepInfo,
+)
 
 Message = dict[str, Any]
 
@@ -42,6 +51,7 @@ KIND_VERB = {
     RequestKind.DELETE: "Delete",
     RequestKind.EXTEND: "Extend",
     RequestKind.BULK: "Bulk change",
+    RequestKind.PROMOTE: "Promote",
 }
 ERROR_SHOWN = 1500
 
@@ -220,7 +230,17 @@ def request_finished_message(request: RequestInfo) -> Message:
 
 
 def ttl_reminder_message(service: ServiceInfo, env: EnvironmentInfo) -> Message:
-    """Warn an owner that a temporary environment is about to be torn down, and how to keep it."""
+    """Warn an owner that a temporary environment is about to be torn down, and how to keep it; or, when it
+    expired and its automatic teardown did not go through, when LaunchPad tries again."""
+    if env.teardown is not None:
+        stopped = env.teardown
+        then = (f"LaunchPad opens the teardown again {slack_date(stopped.retry_at)}." if stopped.retry_at else
+                f"Retry it (`/launchpad retry {stopped.request_id}`) or cancel it; LaunchPad then tries again.")
+        text = (f":alarm_clock: The temporary environment *{escape(env.name)}* of *{escape(service.name)}* expired "
+                f"{slack_date(env.expires_at)} and is still up: its automatic teardown (request "
+                f"#{stopped.request_id}) was {escape(stopped.outcome)}. {then}\n"
+                f"To keep it instead: `/launchpad extend {service.name} {env.name} 48h`")
+        return _message(f"{service.name} {env.name} expired and is still up", [section(text)])
     text = (f":alarm_clock: The temporary environment *{escape(env.name)}* of *{escape(service.name)}* "
             f"expires {slack_date(env.expires_at)} and will then be decommissioned automatically.\n"
             f"To keep it longer: `/launchpad extend {escape(service.name)} {escape(env.name)} 48h`")
@@ -236,6 +256,8 @@ HELP_LINES = [
     ("retry <request-id>", "resume a failed request from its failed step (owner or SRE)"),
     ("delete <service> [env ...]", "decommission a service or some of its environments (owner or SRE)"),
     ("extend <service> <tmp-env> <hours|Nh|Nd>", "keep a temporary environment longer"),
+    ("promote <service> <env>", "copy the image that is Healthy in the previous environment to <env> (a reviewed "
+                                "PR; prod: the SRE group approves)"),
     ("lookup <domain>", "what is behind a domain, and which team owns it"),
     ("password [user]", "reset your AWS console password (SRE: someone else's); shown once, only to you"),
     ("bulk --team T --chart-revision V [--apply]", "SRE: one change to every matching service (dry run first)"),
@@ -244,7 +266,7 @@ HELP_LINES = [
 
 
 def help_message(problem: str | None = None) -> Message:
-    lines = [f"`/launchpad {escape(usage)}` — {what}" for usage, what in HELP_LINES]
+    lines = [f"`/launchpad {escape(usage)}` — {escape(what)}" for usage, what in HELP_LINES]
     blocks: list[Block] = []
     if problem:
         blocks.append(section(f":warning: {escape(truncate(problem, 500))}"))
@@ -277,7 +299,31 @@ def service_line(service: ServiceInfo) -> str:
     envs = ", ".join(environment_text(e) for e in service.environments) or "no environments"
     prs = ", ".join(f"<{url}|PR>" for url in service.pr_urls[-5:])
     line = f"*{escape(service.name)}* · {escape(service.team)} · {escape(service.blueprint)}\n{envs}"
+    if service.images:
+        line += "\nRunning: " + " · ".join(f"{escape(i.environment)} `{escape(short_image(i.image))}`"
+                                           for i in service.images)
     return f"{line}\n{prs}" if prs else line
+
+
+def short_image(image: str) -> str:
+    """`registry/team/app:tag@sha256:…` -> `app:tag@sha256:1234567` (the part people compare)."""
+    name = image.rsplit("/", 1)[-1]
+    ref, _, digest = name.partition("@")
+    return f"{ref}@{digest[:14]}" if digest else ref
+
+
+def images_text(images: list[EnvironmentImage]) -> str:
+    """Which image runs where, one line per environment."""
+    lines = []
+    for i in images:
+        shown = f"`{escape(short_image(i.image))}`" if i.image else "—"
+        line = f"`{escape(i.environment)}` {shown} · {escape(i.state)}"
+        if i.declared and i.declared != i.image:
+            line += f" (values file: `{escape(short_image(i.declared))}`)"
+        if i.link:
+            line += f" · <{i.link}|Argo CD>"
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def environment_text(env: EnvironmentInfo) -> str:
@@ -287,7 +333,8 @@ def environment_text(env: EnvironmentInfo) -> str:
     return text
 
 
-def service_message(service: ServiceInfo, requests: list[RequestInfo]) -> Message:
+def service_message(service: ServiceInfo, requests: list[RequestInfo],
+                    images: list[EnvironmentImage] | None = None) -> Message:
     blocks: list[Block] = [
         header(f"{service.name}"),
         fields([("Team", escape(service.team)), ("Blueprint", escape(service.blueprint)),
@@ -296,6 +343,9 @@ def service_message(service: ServiceInfo, requests: list[RequestInfo]) -> Messag
     ]
     if service.description:
         blocks.append(context(escape(truncate(service.description, 500))))
+    shown = images if images is not None else service.images
+    if shown:
+        blocks += [section(c) for c in chunk_lines(["*Which image runs where*", *images_text(shown).splitlines()])]
     if service.pr_urls:
         blocks.append(section("Pull requests: " + ", ".join(f"<{u}|{i + 1}>" for i, u in
                                                             enumerate(service.pr_urls[-20:]))))

@@ -154,9 +154,11 @@ class Step(Base):
     forge_key: Mapped[str | None] = mapped_column(String(128))
     pr_url: Mapped[str | None] = mapped_column(String(500))
     pr_number: Mapped[int | None] = mapped_column(Integer)
+    merge_sha: Mapped[str | None] = mapped_column(String(64))  # wait_merge: the merge commit (wait_deploy's target)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    reclaims: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # worker died holding it
     run_after: Mapped[datetime | None]
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_token: Mapped[str | None] = mapped_column(String(64))
@@ -168,6 +170,47 @@ class Step(Base):
     updated_at: Mapped[datetime]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+
+
+class Deployment(Base):
+    """One environment of a request as LaunchPad followed it in Argo CD (wait_deploy / wait_prune): the last
+    phase and detail seen, and the image and revision running; the latest healthy row per environment is
+    "which image runs where"."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("request_id", "environment"), Index(None, "service", "environment", "id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"))
+    service: Mapped[str] = mapped_column(String(63))
+    environment: Mapped[str] = mapped_column(String(32))
+    application: Mapped[str] = mapped_column(String(253))
+    phase: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    image: Mapped[str | None] = mapped_column(String(512))
+    revision: Mapped[str | None] = mapped_column(String(64))
+    link: Mapped[str | None] = mapped_column(String(500))
+    started_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class Promotion(Base):
+    """One promotion (Kargo's idea: what, from where to where, who): the image verified Healthy in the source
+    environment, pinned by digest where known. Its outcome is its request's state and thread."""
+
+    __tablename__ = "promotions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("requests.id", ondelete="CASCADE"), unique=True)
+    service: Mapped[str] = mapped_column(String(63), index=True)
+    source_environment: Mapped[str] = mapped_column(String(32))
+    target_environment: Mapped[str] = mapped_column(String(32))
+    image: Mapped[str] = mapped_column(String(512))
+    digest: Mapped[str | None] = mapped_column(String(80))
+    source_revision: Mapped[str | None] = mapped_column(String(64))
+    verified: Mapped[str] = mapped_column(Text, default="")
+    requested_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime]
 
 
 class Approval(Base):

@@ -24,6 +24,7 @@ class RequestKind(StrEnum):
     DELETE = "delete"
     EXTEND = "extend"
     BULK = "bulk"
+    PROMOTE = "promote"
 
 
 class State(StrEnum):
@@ -100,10 +101,49 @@ class RequestInfo(BaseModel):
         return next((s for s in self.steps if s.state == State.FAILED), None)
 
 
+class Teardown(BaseModel):
+    """An expired temporary environment's automatic teardown that did not go through."""
+
+    request_id: int
+    outcome: str = Field(description="cancelled, denied or failed")
+    retry_at: datetime | None = Field(default=None, description="when LaunchPad opens the teardown again; None "
+                                                                "for a failed one (retry or cancel it)")
+
+
 class EnvironmentInfo(BaseModel):
     name: str
     expires_at: datetime | None = None
     domain: str | None = None
+    teardown: Teardown | None = None  # set on reminders about an expired environment that is still up
+
+
+class EnvironmentImage(BaseModel):
+    """Which image runs in one environment: as LaunchPad last followed it (App Home), or read live from the
+    values repository and Argo CD (`status SERVICE`)."""
+
+    environment: str
+    image: str = Field(description="repository:tag[@digest]; '' when unknown")
+    state: str = Field(description="e.g. Healthy, live, Degraded, OutOfSync, or 'skipped: Argo CD not configured'")
+    revision: str | None = None
+    seen_at: datetime | None = None
+    request_id: int | None = Field(default=None, description="the request whose follow saw it (stored view)")
+    declared: str | None = Field(default=None, description="live view: the image the values file sets")
+    link: str | None = Field(default=None, description="the Application in the Argo CD UI")
+
+
+class PromotionInfo(BaseModel):
+    """One promotion: what moved from where to where, who asked, and its request's state."""
+
+    request_id: int
+    service: str
+    source: str
+    target: str
+    image: str
+    digest: str | None = None
+    verified: str = Field(default="", description="what was checked upstream, e.g. 'Healthy at 3f2a9c1'")
+    requested_by: str
+    created_at: datetime
+    state: State
 
 
 class ServiceInfo(BaseModel):
@@ -114,6 +154,8 @@ class ServiceInfo(BaseModel):
     environments: list[EnvironmentInfo]
     pr_urls: list[str] = Field(default_factory=list)
     description: str = ""
+    images: list[EnvironmentImage] = Field(default_factory=list,
+                                           description="which image runs where, as LaunchPad last followed it")
 
 
 class ApprovalInfo(BaseModel):

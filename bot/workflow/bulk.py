@@ -22,7 +22,7 @@ from bot.workflow.api import RequestKind
 from bot.workflow.changes import load_spec, repository_for
 from bot.workflow.policy import RequestFacts
 from provisioners.bindings import Bindings
-from provisioners.bulk import BulkChange, BulkPlan, BulkTarget, Selector, plan_bulk
+from provisioners.bulk import BulkChange, BulkPlan, BulkTarget, Selector, base_key, plan_bulk
 from provisioners.changeset import ChangeSet
 from provisioners.errors import InvalidSpecError, PermanentError
 from provisioners.plan import RenderContext
@@ -79,14 +79,15 @@ def plan(rows: list[dict[str, Any]], selector: Selector, change: BulkChange, ctx
 
 # --- what the request records ---------------------------------------------------------------------------
 def repositories(plan: BulkPlan, ctx: RenderContext) -> dict[str, list[str]]:
-    """Repository key -> [forge repository name, base branch]; one repository per key (a bulk change never
-    writes to per-service repositories)."""
+    """Change set key -> [forge repository name, base branch]; one repository per key (a shared repository's
+    key, or `<key>/<service>` for each service's own repository, e.g. its CI workflow's)."""
     out: dict[str, list[str]] = {}
     for cs in plan.changesets:
-        found = {repository_for(ctx.platform, cs.repo, c.spec) for c in plan.changes if cs.repo in c.files}
+        found = {repository_for(ctx.platform, base_key(cs.repo), c.spec) for c in plan.changes if cs.repo in c.files}
         if len(found) != 1:
             raise PermanentError(f"the {cs.repo} change sets of this bulk change go to {len(found)} repositories; "
-                                 "bulk changes write to shared repositories only")
+                                 "give each service a repository of its own (platform.repositories name with "
+                                 "{service}) or narrow the selector")
         name, base = found.pop()
         out[cs.repo] = [name, base]
     return out

@@ -1,4 +1,4 @@
-"""Running one claimed step against the outside world: the forge, the binding resolver.
+"""Running one claimed step against the outside world: the forge, the binding resolver, Argo CD.
 
 Each function is thin: it renders (pure), acts once through an injected client, and returns an
 `Outcome`; it never touches the database (the engine records the outcome under the lease). Every
@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.workflow import bulk
+from bot.workflow import bulk, promotion
 from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
 from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
+from bot.workflow.deploy import EnvReport, Follower, Merged
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
@@ -33,12 +34,15 @@ class Done:
     pr_url: str | None = None
     pr_number: int | None = None
     bindings: dict[str, Any] | None = None
+    merge_sha: str | None = None
+    deploys: tuple[EnvReport, ...] = ()  # wait_deploy / wait_prune: what each environment looked like
 
 
 @dataclass(frozen=True)
 class Wait:
     detail: str
     until: datetime
+    deploys: tuple[EnvReport, ...] = ()
 
 
 Outcome = Done | Wait
@@ -65,6 +69,9 @@ class StepJob:
     opened_pr: int | None = None  # wait_merge: the PR number its open_pr step recorded (None: nothing opened)
     params: dict[str, Any] = field(default_factory=dict)  # the request's params (bulk: selector, change, ...)
     services: list[dict[str, Any]] = field(default_factory=list)  # bulk open_pr: the services' recorded rows
+    merged: list[Merged] = field(default_factory=list)  # wait_deploy: what the request merged, in order
+    followed: dict[str, tuple[str, str]] = field(default_factory=dict)  # env -> (phase, detail) at the last poll
+    started_at: datetime | None = None  # when the step first ran (since its last retry): timeouts count from it
 
 
 @dataclass
@@ -76,6 +83,7 @@ class Actions:
     resolver: BindingResolver
     auto_merge: bool = False
     merge_poll: Callable[[int], float] = lambda attempts: min(600.0, 15.0 * 2 ** min(attempts, 6))
+    deploys: Follower = field(default_factory=Follower)
 
     def run(self, job: StepJob, now: datetime) -> Outcome:
         if job.step_kind == StepKind.OPEN_PR:
@@ -84,6 +92,8 @@ class Actions:
             return self.wait_merge(job, now)
         if job.step_kind == StepKind.BIND:
             return self.bind(job)
+        if job.step_kind in (StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE):
+            return self.follow(job, now)
         if job.step_kind == StepKind.NOTIFY:
             return Done(detail=f"Request #{job.request_id} is done")
         raise PermanentError(f"step kind {job.step_kind!r} cannot be run by a worker")
@@ -126,14 +136,16 @@ class Actions:
         if change is None:
             raise PermanentError(f"{pr} ({name}) is gone; retry the request to open it again")
         if change.state == ChangeState.MERGED:
-            return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None)
+            return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None,
+                        merge_sha=change.merge_sha)
         if change.state == ChangeState.CLOSED:
             raise PermanentError(f"{pr} was closed without merging; reopen and merge it, then retry the "
                                  f"request (launchpad retry {job.request_id}), or cancel the request")
         merge = getattr(forge, "merge_change", None)
         if self.auto_merge and callable(merge):
-            merge(name, job.forge_key)
-            return Done(detail=f"Merged {pr} (local forge)", pr_url=change.url, pr_number=change.number)
+            merged = merge(name, job.forge_key)
+            return Done(detail=f"Merged {pr} (local forge)", pr_url=change.url, pr_number=change.number,
+                        merge_sha=getattr(merged, "merge_sha", None))
         return Wait(detail=f"Waiting for {pr} to be merged: {change.url}",
                     until=now + timedelta(seconds=self.merge_poll(job.attempts)))
 
@@ -144,9 +156,28 @@ class Actions:
         shown = ", ".join(f"{env}: {sg}" for env, sg in sorted(bindings.security_group_ids.items()))
         return Done(detail=f"Security groups: {shown}", bindings=bindings.model_dump(mode="json"))
 
+    def follow(self, job: StepJob, now: datetime) -> Outcome:
+        """wait_deploy / wait_prune: one poll of Argo CD (bot.workflow.deploy)."""
+        spec = load_spec(job.spec, self.ctx)
+        since = job.started_at or now
+        if job.step_kind == StepKind.WAIT_PRUNE:
+            result = self.deploys.wait_prune(spec, self.ctx, job.environments, since=since, now=now,
+                                             attempts=job.attempts)
+        else:
+            result = self.deploys.wait_deploy(spec, self.ctx, job.environments, merged=job.merged,
+                                              followed=job.followed, since=since, now=now, attempts=job.attempts,
+                                              image_repositories=promotion.repositories(spec, self.ctx))
+        if result.done or result.until is None:
+            return Done(detail=result.detail, deploys=result.reports)
+        return Wait(detail=result.detail, until=result.until, deploys=result.reports)
+
     # --- rendering ------------------------------------------------------------------------------
     def changeset(self, job: StepJob, spec: ServiceSpec) -> ChangeSet | None:
         ctx = with_bindings(self.ctx, job.bindings)
+        if job.repo == promotion.VALUES_REPO and job.kind in (RequestKind.CHANGE, RequestKind.PROMOTE):
+            ctx = promotion.with_current_values(ctx, spec, self.forges)  # keep what CI and developers own
+        if job.kind == RequestKind.PROMOTE:
+            return promotion.changeset(spec, ctx, job.params)
         previous = load_spec(job.previous_spec, ctx) if job.previous_spec else None
         # only this step's repository: rendering and checking the others here would be repeated by their steps
         changesets = request_changesets(job.kind, spec, ctx, previous=previous, environments=job.environments,

@@ -7,6 +7,9 @@ already holds the write lock), then takes the step with a conditional UPDATE who
 the claim, and gets a fresh lease token. Finishing a step is only accepted with that token, so a
 worker whose lease expired (and whose step another worker reclaimed) cannot overwrite the newer
 result. Rows are always locked request first, then step, in every transition (no lock-order cycles).
+Taking over a step from a worker whose lease expired counts as one of the step's attempts: a step that
+kills its worker every time (out of memory) fails its request once the attempts run out, instead of
+being reclaimed forever.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.store import models as m
-from bot.workflow import records
+from bot.workflow import records, transitions
 from bot.workflow.api import State
-from bot.workflow.steps import StepKind
+from bot.workflow.steps import POLLING, StepKind
 
 ACTIVE_REQUEST_STATES = (State.PENDING, State.RUNNING, State.WAITING)
 CLAIMABLE_STEP_STATES = (State.PENDING, State.WAITING, State.RUNNING)
@@ -42,9 +45,10 @@ class Claim:
 
 
 def claim_next(s: Session, worker: str, now: datetime, lease: timedelta,
-               kinds: Collection[str] | None = None) -> Claim | None:
+               kinds: Collection[str] | None = None, *, max_attempts: int | None = None) -> Claim | None:
     """Claim one runnable step, or return None. Rows are locked request first, then step (the order
-    every other transition uses), and a request another worker is updating is skipped, not waited on."""
+    every other transition uses), and a request another worker is updating is skipped, not waited on.
+    A reclaim that uses up `max_attempts` (with the step's transient failures) fails the step instead."""
     query = (
         select(m.Step.id, m.Step.request_id)
         .join(m.Request, m.Request.id == m.Step.request_id)
@@ -59,7 +63,7 @@ def claim_next(s: Session, worker: str, now: datetime, lease: timedelta,
                           .with_for_update(skip_locked=True))
         if locked is None:
             continue  # another worker is recording something on this request right now
-        claim = _take(s, step_id, worker, now, lease)
+        claim = _take(s, step_id, worker, now, lease, max_attempts)
         if claim is not None:
             return claim
     return None
@@ -76,7 +80,8 @@ def _runnable(now: datetime) -> tuple[Any, ...]:
     )
 
 
-def _take(s: Session, step_id: int, worker: str, now: datetime, lease: timedelta) -> Claim | None:
+def _take(s: Session, step_id: int, worker: str, now: datetime, lease: timedelta,
+          max_attempts: int | None = None) -> Claim | None:
     """The conditional UPDATE whose row count proves the claim (re-checked under the request lock)."""
     step = s.get(m.Step, step_id, populate_existing=True)
     req = s.get(m.Request, step.request_id, populate_existing=True) if step is not None else None
@@ -91,7 +96,8 @@ def _take(s: Session, step_id: int, worker: str, now: datetime, lease: timedelta
                or_(m.Step.run_after.is_(None), m.Step.run_after <= now),
                or_(m.Step.lease_expires_at.is_(None), m.Step.lease_expires_at <= now))
         .values(state=State.RUNNING, lease_owner=worker, lease_token=token, lease_expires_at=expires,
-                attempts=m.Step.attempts + 1, updated_at=now)
+                attempts=m.Step.attempts + 1, reclaims=m.Step.reclaims + (1 if previous_owner else 0),
+                updated_at=now)
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
@@ -103,16 +109,26 @@ def _take(s: Session, step_id: int, worker: str, now: datetime, lease: timedelta
         records.audit(s, now, f"worker:{worker}", req.service, "step.reclaimed", request_id=req.id, step_id=step.id,
                       from_state=State.RUNNING, to_state=State.RUNNING,
                       detail=f"lease of {previous_owner} expired; attempt {step.attempts}")
-    elif step.kind != StepKind.WAIT_MERGE or step.attempts == 1:
+        if max_attempts is not None and step.reclaims + step.failures >= max_attempts:
+            transitions.fail(s, req, step, poisoned(step.reclaims, previous_owner), now, f"worker:{worker}")
+            return None
+    elif step.kind not in POLLING or step.attempts == 1:
         records.audit(s, now, f"worker:{worker}", req.service, "step.started", request_id=req.id, step_id=step.id,
                       to_state=State.RUNNING, detail=f"{step.title} (attempt {step.attempts})")
-    if req.state != State.RUNNING and step.kind != StepKind.WAIT_MERGE:
+    if req.state != State.RUNNING and step.kind not in POLLING:
         records.audit(s, now, f"worker:{worker}", req.service, "request.running", request_id=req.id,
                       from_state=req.state, to_state=State.RUNNING)
         req.state = State.RUNNING
         req.updated_at = now
     return Claim(step_id=step.id, request_id=req.id, token=token, worker=worker, expires_at=expires,
                  reclaimed_from=previous_owner)
+
+
+def poisoned(deaths: int, last: str) -> str:
+    """The error of a step whose workers kept dying: what happened, and what to look at."""
+    return (f"worker died {deaths} time{'' if deaths == 1 else 's'} running this step (last: {last}); it may be "
+            "killing its worker (out of memory, a crash): see that worker's log, fix the cause, then retry the "
+            "request")
 
 
 def holds(step: m.Step, claim: Claim) -> bool:

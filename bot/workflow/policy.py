@@ -38,6 +38,8 @@ class Condition(BaseModel):
     components: list[str] | None = Field(default=None, description="optional components, e.g. rds, s3")
     iam_beyond_defaults: bool | None = Field(default=None, description="extra IAM policy ARNs requested")
     ingress_outside_vpc: bool | None = Field(default=None, description="ingress CIDRs outside the VPC")
+    ttl_expiry: bool | None = Field(default=None, description="LaunchPad's automatic teardown of an expired "
+                                                              "temporary environment")
 
 
 class Rule(BaseModel):
@@ -64,6 +66,7 @@ class RequestFacts(BaseModel):
     components: list[str] = Field(default_factory=list)
     iam_policy_arns: list[str] = Field(default_factory=list)
     ingress_outside_vpc: list[str] = Field(default_factory=list, description="offending CIDRs")
+    ttl_expiry: bool = Field(default=False, description="the automatic delete of an expired temporary environment")
 
 
 class Gate(BaseModel):
@@ -96,11 +99,14 @@ def load_policy(path: Path | None = None) -> Policy:
 
 
 def facts_for(kind: RequestKind, spec: ServiceSpec, platform: PlatformConfig, *,
-              previous: ServiceSpec | None = None, environments: list[str] | None = None) -> RequestFacts:
-    """Facts of a create/change (new spec, diffed against `previous`) or a delete (of `environments`)."""
+              previous: ServiceSpec | None = None, environments: list[str] | None = None,
+              ttl_expiry: bool = False) -> RequestFacts:
+    """Facts of a create/change (new spec, diffed against `previous`) or a delete (of `environments`;
+    `ttl_expiry`: the one LaunchPad opens when a temporary environment expires)."""
     envs = environments or [e.name for e in spec.environments]
     if kind == RequestKind.DELETE:
-        return RequestFacts(kind=kind, environments=envs, components=spec.components.enabled())
+        return RequestFacts(kind=kind, environments=envs, components=spec.components.enabled(),
+                            ttl_expiry=ttl_expiry)
     components = spec.components.enabled()
     arns = spec.iam_policy_arns
     cidrs = spec.ingress_cidrs
@@ -157,6 +163,8 @@ def _matches(cond: Condition, facts: RequestFacts) -> str | None:
         return None
     if cond.ingress_outside_vpc:
         details.append(", ".join(facts.ingress_outside_vpc))
+    if cond.ttl_expiry is not None and facts.ttl_expiry != cond.ttl_expiry:
+        return None
     return "; ".join(details)
 
 

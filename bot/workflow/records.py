@@ -7,13 +7,13 @@ notification is an outbox row written in that transaction too (delivered later b
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.store import models as m
-from bot.workflow import api
+from bot.workflow import api, deployments
 
 
 def audit(s: Session, at: datetime, actor: str, service: str, action: str, *, request_id: int | None = None,
@@ -62,8 +62,22 @@ def service_info(s: Session, svc: m.Service) -> api.ServiceInfo:
     return api.ServiceInfo(
         name=svc.name, team=svc.team, blueprint=svc.blueprint, owner=svc.owner, description=svc.description,
         environments=[api.EnvironmentInfo(name=e.name, expires_at=e.expires_at, domain=e.domain) for e in envs],
-        pr_urls=[u for u in urls if u],
+        pr_urls=[u for u in urls if u], images=deployments.images(s, svc.name),
     )
+
+
+def stopped_teardown(s: Session, env: m.Environment, retry: timedelta) -> api.Teardown | None:
+    """The automatic teardown of an expired environment when it did not go through: cancelled or denied
+    (opened again `retry` after it ended), or failed (waiting for someone to retry or cancel it)."""
+    if env.decommission_request_id is None:
+        return None
+    req = s.get(m.Request, env.decommission_request_id)
+    if req is None or req.state not in (api.State.CANCELLED, api.State.FAILED):
+        return None
+    outcome = "denied" if req.denied else str(req.state)
+    ended = req.finished_at or req.updated_at
+    retry_at = ended + retry if outcome != "failed" else None
+    return api.Teardown(request_id=req.id, outcome=outcome, retry_at=retry_at)
 
 
 def audit_info(row: m.AuditEvent) -> api.AuditEvent:

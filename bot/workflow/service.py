@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -19,18 +20,20 @@ from sqlalchemy.orm import Session
 
 from bot.store import models as m
 from bot.store.database import Store
-from bot.workflow import bulk, locks, records, transitions
+from bot.workflow import bulk, deployments, locks, promotion, records, transitions
 from bot.workflow.api import (
     Actor,
     ApprovalInfo,
     AuditEvent,
     BulkChange,
     BulkPreview,
+    EnvironmentImage,
     Locked,
     NotAllowed,
     NotFound,
     Notifier,
     NullNotifier,
+    PromotionInfo,
     RequestInfo,
     RequestKind,
     Selector,
@@ -41,9 +44,10 @@ from bot.workflow.changes import load_spec
 from bot.workflow.clock import Clock
 from bot.workflow.engine import Engine
 from bot.workflow.execute import layout_changesets
-from bot.workflow.policy import Policy, facts_for, gates, may_decide
+from bot.workflow.policy import Gate, Policy, facts_for, gates, may_decide
 from bot.workflow.steps import StepKind, StepPlan, extend_layout, forge_key, layout
 from provisioners.bulk import BulkPlan
+from provisioners.changeset import ChangeSet
 from provisioners.errors import InvalidSpecError, LaunchPadError, PermanentError
 from provisioners.plan import RenderContext
 from provisioners.spec import Pins, ServiceSpec, parse_spec
@@ -51,6 +55,22 @@ from provisioners.spec import Pins, ServiceSpec, parse_spec
 log = logging.getLogger(__name__)
 
 SYSTEM = Actor(id="system", name="LaunchPad", is_sre=True)
+PLAN_TRIES = 3  # a submission plans again when the service moved while it rendered, at most this often
+
+
+@dataclass(frozen=True)
+class _CreatePlan:
+    """A create/change checked and rendered outside the row lock, with the service state it was planned from."""
+
+    spec: ServiceSpec
+    kind: RequestKind
+    previous: ServiceSpec | None
+    existing_envs: list[str]
+    environments: list[str]
+    owner: str
+    needed: list[Gate]
+    changesets: list[ChangeSet]
+    basis: tuple[Any, ...] | None
 
 
 class WorkflowService:
@@ -73,6 +93,7 @@ class WorkflowService:
             existing_envs = self._check_create(s, spec, svc, actor)
             active = svc is not None and svc.active
             self._pinned(spec, spec_data, _stored_spec(svc, self.ctx) if active else None, actor)
+            promotion.refuse_owned_changes(spec, _stored_spec(svc, self.ctx) if active else None, self.ctx.platform)
             held = locks.holder_of(s, spec.name, [locks.SERVICE_WIDE,
                                                   *sorted({e.name for e in spec.environments} | set(existing_envs))])
             if held is not None:
@@ -98,34 +119,53 @@ class WorkflowService:
         return existing_envs
 
     def submit_create(self, spec_data: dict[str, Any], actor: Actor) -> RequestInfo:
+        """A create, or a change of an existing service. Rendering happens outside the transaction that locks
+        the service row (parallel submissions used to queue behind each other's rendering); that transaction
+        re-checks that the service did not move meanwhile, and plans again when it did."""
+        for _ in range(PLAN_TRIES):
+            plan = self._plan_create(spec_data, actor)
+            now = self.clock.now()
+            with self.store.session() as s:
+                svc = s.scalar(select(m.Service).where(m.Service.name == plan.spec.name).with_for_update())
+                if _basis(svc, self._env_names(s, svc)) != plan.basis:
+                    continue  # another request changed the service while this one rendered: plan again
+                spec, envs = plan.spec, plan.environments
+                req = self._new_request(s, plan.kind, spec, envs, actor, now, previous=plan.previous)
+                locks.acquire(s, spec.name, sorted(set(envs) | set(plan.existing_envs)), req.id, actor.id, now)
+                if svc is None:
+                    svc = m.Service(name=spec.name, team=spec.team, blueprint=spec.blueprint, owner=plan.owner,
+                                    created_by=actor.id, description=spec.description, active=False, created_at=now,
+                                    updated_at=now)
+                    s.add(svc)
+                elif not svc.active:
+                    svc.team, svc.blueprint, svc.owner, svc.created_by = spec.team, spec.blueprint, plan.owner, actor.id
+                    svc.updated_at = now
+                self._add_steps(s, req, layout(plan.kind, plan.changesets, plan.needed), now, actor)
+                return records.request_info(s, req)
+        raise PermanentError(f"{plan.spec.name} kept changing while this request was prepared (another request "
+                             "finished meanwhile); submit it again")
+
+    def _plan_create(self, spec_data: dict[str, Any], actor: Actor) -> _CreatePlan:
+        """Every check and the rendering of a create/change, from a snapshot of the service (no row lock)."""
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
-        now = self.clock.now()
         with self.store.session() as s:
-            svc = s.scalar(select(m.Service).where(m.Service.name == spec.name).with_for_update())
+            svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             kind = RequestKind.CHANGE if active else RequestKind.CREATE
             existing_envs = self._check_create(s, spec, svc, actor)
-            spec = self._pinned(spec, spec_data, previous, actor)
+            basis = _basis(svc, self._env_names(s, svc))
+            bindings = svc.bindings if svc is not None else None
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
-            spec = spec.model_copy(update={"owner": owner})
-            envs = [e.name for e in spec.environments]
-            needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
-            changesets = self._render(lambda: layout_changesets(
-                kind, spec, self.ctx, previous=previous, environments=envs,
-                bindings=svc.bindings if svc is not None else None))
-            req = self._new_request(s, kind, spec, envs, actor, now, previous=previous)
-            locks.acquire(s, spec.name, sorted(set(envs) | set(existing_envs)), req.id, actor.id, now)
-            if svc is None:
-                svc = m.Service(name=spec.name, team=spec.team, blueprint=spec.blueprint, owner=owner,
-                                created_by=actor.id, description=spec.description, active=False, created_at=now,
-                                updated_at=now)
-                s.add(svc)
-            elif not active:
-                svc.team, svc.blueprint, svc.owner, svc.created_by = spec.team, spec.blueprint, owner, actor.id
-                svc.updated_at = now
-            self._add_steps(s, req, layout(kind, changesets, needed), now, actor)
-            return records.request_info(s, req)
+        spec = self._pinned(spec, spec_data, previous, actor)
+        promotion.refuse_owned_changes(spec, previous, self.ctx.platform)
+        spec = spec.model_copy(update={"owner": owner})
+        envs = [e.name for e in spec.environments]
+        needed = gates(facts_for(kind, spec, self.ctx.platform, previous=previous), self.policy)
+        changesets = self._render(lambda: layout_changesets(kind, spec, self.ctx, previous=previous,
+                                                            environments=envs, bindings=bindings))
+        return _CreatePlan(spec=spec, kind=kind, previous=previous, existing_envs=existing_envs, environments=envs,
+                           owner=owner, needed=needed, changesets=changesets, basis=basis)
 
     def submit_delete(self, service: str, envs: list[str] | None, actor: Actor, *,
                       _expired: bool = False) -> RequestInfo:
@@ -143,7 +183,8 @@ class WorkflowService:
                 raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
             order = {e.name: i for i, e in enumerate(spec.environments)}
             targets.sort(key=lambda e: order.get(e, 99))
-            needed = gates(facts_for(RequestKind.DELETE, spec, self.ctx.platform, environments=targets), self.policy)
+            needed = gates(facts_for(RequestKind.DELETE, spec, self.ctx.platform, environments=targets,
+                                     ttl_expiry=_expired), self.policy)
             changesets = self._render(lambda: layout_changesets(
                 RequestKind.DELETE, spec, self.ctx, previous=None, environments=targets, bindings=svc.bindings))
             req = self._new_request(s, RequestKind.DELETE, spec, targets, actor, now)
@@ -199,6 +240,56 @@ class WorkflowService:
             transitions.request_state(s, req, State.SUCCEEDED, now, actor.id)
             records.notify(s, now, "request_finished", request_id=req.id)
             return records.request_info(s, req)
+
+    def submit_promote(self, service: str, env: str, actor: Actor) -> RequestInfo:
+        """Promote the image that is Healthy in `env`'s previous environment (platform.environment_order) to
+        `env`: one values PR under the approval policy, followed to Healthy. Unlike the other request methods
+        it reads the values repository and Argo CD before writing (outside any transaction), so a refusal —
+        NotAllowed saying why: not Healthy upstream, already there, first environment — writes nothing."""
+        with self.store.session() as s:
+            svc = self._active_service(s, service)
+            self._authorize(actor, svc.team, svc, f"promote {service}")
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+            recorded = svc.spec
+            promotion.source_of(spec, env, self.ctx)
+            held = locks.holder_of(s, service, [locks.SERVICE_WIDE, env])
+            if held is not None:
+                raise held
+        actions = self.engine.actions
+        params = promotion.candidate(spec, self.ctx, env, actions.forges, actions.deploys.status)
+        now = self.clock.now()
+        with self.store.session() as s:
+            svc = self._active_service(s, service, for_update=True)
+            if svc.spec != recorded:
+                raise PermanentError(f"{service} changed while the promotion was checked; run it again")
+            needed = gates(promotion.facts(env), self.policy)
+            req = self._new_request(s, RequestKind.PROMOTE, spec, [env], actor, now)
+            req.params = params
+            req.description = f"promote {params['image']} from {params['source']} to {env}"
+            locks.acquire(s, service, [env], req.id, actor.id, now)
+            deployments.add_promotion(s, req, params, actor.id, now)
+            records.audit(s, now, actor.id, service, "promotion.submitted", request_id=req.id,
+                          detail=f"{params['image']}: {params['source']} -> {env}; verified {params['verified']}")
+            self._add_steps(s, req, layout(RequestKind.PROMOTE, [promotion.placeholder(spec, env)], needed), now,
+                            actor)
+            return records.request_info(s, req)
+
+    def promotions(self, service: str) -> list[PromotionInfo]:
+        with self.store.session() as s:
+            return deployments.promotions(s, service)
+
+    def running_images(self, service: str) -> list[EnvironmentImage]:
+        """Which image runs where, read live: each environment's values file and, where Argo CD is
+        configured, its Application (health, sync, the image it runs). Reads outside any transaction."""
+        with self.store.session() as s:
+            svc = self._active_service(s, service)
+            spec = _stored_spec(svc, self.ctx)
+            if spec is None:
+                raise NotFound(f"{service} has no recorded spec; ask SRE to check its history (launchpad audit)")
+        actions = self.engine.actions
+        return promotion.running(spec, self.ctx, actions.forges, actions.deploys.status)
 
     def preview_bulk(self, selector: Selector, change: BulkChange, actor: Actor) -> BulkPreview:
         """The dry run of `submit_bulk`: which services and files would change, the approvals it would wait
@@ -269,9 +360,10 @@ class WorkflowService:
             step = transitions.current_step(s, req)
             if step is None or step.state != State.FAILED:
                 raise NotAllowed(f"request #{req.id} has no failed step to resume from")
-            step.failures = 0
+            step.failures = step.reclaims = 0
             step.error = None
             step.run_after = now
+            step.started_at = None  # timeouts of a polling step (wait_deploy) count from the retry
             transitions.step_state(s, req, step, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
             req.error = None
             req.finished_at = None
@@ -502,7 +594,7 @@ class WorkflowService:
                          repo=plan.repo, repo_index=plan.repo_index,
                          forge_key=forge_key(req.id, plan.repo, plan.repo_index) if plan.repo else None,
                          approver_group=plan.approver_group, reasons=plan.reasons, run_after=now, created_at=now,
-                         updated_at=now, attempts=0, failures=0))
+                         updated_at=now, attempts=0, failures=0, reclaims=0))
         s.flush()
         if activate:
             transitions.activate(s, req, now, actor.id)
@@ -528,6 +620,13 @@ class WorkflowService:
             return []
         return list(s.scalars(select(m.Environment.name).where(m.Environment.service_id == svc.id)
                               .order_by(m.Environment.id)))
+
+
+def _basis(svc: m.Service | None, environments: list[str]) -> tuple[Any, ...] | None:
+    """What a create/change was checked and rendered from: equal before and under the row lock, or plan again."""
+    if svc is None:
+        return None
+    return (svc.id, svc.active, svc.team, svc.owner, svc.created_by, svc.spec, svc.bindings, environments)
 
 
 def _stored_spec(svc: m.Service | None, ctx: RenderContext) -> ServiceSpec | None:

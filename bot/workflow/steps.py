@@ -3,8 +3,12 @@
 Create/change: per change set "open PR" then "wait for merge"; the approval gates come right after
 the first PR is opened (so the approver reviews a real pull request, and nothing merges before the
 decision); the last infra merge is followed by "bind" (platform values such as security group ids,
-which only exist once the infra change is applied); "notify" records the outcome. Delete: the change
-sets in `plan_delete`'s order, each PR waiting for the previous one to merge, no bind.
+which only exist once the infra change is applied); "wait_deploy" then follows Argo CD until every
+environment is Synced and Healthy at the merged revision; "notify" records the outcome. Delete: the
+change sets in `plan_delete`'s order, each PR waiting for the previous one to merge, no bind; right
+after the gitops merge "wait_prune" waits until Argo CD has deleted the Applications and pruned their
+resources, so nothing under a running workload is destroyed. Promote: the values PR, its gates, its
+merge, wait_deploy, notify.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from pydantic import BaseModel, Field
 
 from bot.workflow.api import RequestKind
 from bot.workflow.policy import Gate
-from provisioners import terragrunt
+from provisioners import argocd, terragrunt
 from provisioners.changeset import ChangeSet
 
 INFRA_REPO = terragrunt.REPO
+GITOPS_REPO = argocd.REPO
 
 
 class StepKind(StrEnum):
@@ -28,6 +33,12 @@ class StepKind(StrEnum):
     APPROVAL = "approval"
     NOTIFY = "notify"
     EXTEND = "extend"
+    WAIT_DEPLOY = "wait_deploy"
+    WAIT_PRUNE = "wait_prune"
+
+
+# Steps that poll something outside until it holds: a claim does not mark their request running again.
+POLLING = frozenset({StepKind.WAIT_MERGE, StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE})
 
 
 class StepPlan(BaseModel):
@@ -75,6 +86,11 @@ def layout(kind: RequestKind, changesets: list[ChangeSet], gates: list[Gate]) ->
                               title=f"Wait for the {cs.repo} PR{suffix} to merge"))
         if binds and i == last_infra:
             steps.append(_bind())
+        if kind == RequestKind.DELETE and cs.repo == GITOPS_REPO:
+            steps.append(_follow(StepKind.WAIT_PRUNE, cs.environments))
+    if kind in (RequestKind.CREATE, RequestKind.CHANGE, RequestKind.PROMOTE):
+        steps.append(_follow(StepKind.WAIT_DEPLOY, list(dict.fromkeys(e for cs in changesets
+                                                                        for e in cs.environments))))
     steps.append(StepPlan(kind=StepKind.NOTIFY, title="Record the result and notify the requester"))
     return steps
 
@@ -86,6 +102,13 @@ def extend_layout(env: str, hours: int) -> list[StepPlan]:
 def _gate(gate: Gate) -> StepPlan:
     return StepPlan(kind=StepKind.APPROVAL, approver_group=gate.approvers, reasons=gate.reasons,
                     title=_cut(f"Approval by {gate.approvers}: {'; '.join(gate.reasons)}"))
+
+
+def _follow(kind: StepKind, envs: list[str]) -> StepPlan:
+    where = f" ({', '.join(envs)})" if envs else ""
+    if kind == StepKind.WAIT_PRUNE:
+        return StepPlan(kind=kind, title=_cut(f"Wait until Argo CD has pruned the workload{where}"))
+    return StepPlan(kind=kind, title=_cut(f"Follow the deployment in Argo CD until Synced and Healthy{where}"))
 
 
 def _bind() -> StepPlan:

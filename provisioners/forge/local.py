@@ -143,7 +143,11 @@ class LocalForge:
     # --- beyond the protocol: what the demo and tests need -------------------------------------
 
     def merge_change(self, repo: str, key: str) -> Change:
-        """Merge the open pull request with a merge commit on its base (what a reviewer's click does)."""
+        """Merge the open pull request with a merge commit on its base (what a reviewer's click does).
+
+        The base moves before the pull request is recorded as merged; a process that dies between the two
+        leaves a base that already holds the merge, which the next call recognises and records instead of
+        merging a second time."""
         git_dir = self.repo_path(repo)
         with self._locked(git_dir):
             pulls = self._load_pulls(git_dir) if (git_dir / "HEAD").exists() else {"pulls": []}
@@ -159,6 +163,11 @@ class LocalForge:
             head_sha = pull["head_sha"]
             if base_sha is None:
                 raise PermanentError(f"{repo}: base branch {pull['base_branch']!r} disappeared")
+            merged = self._merged_into(git_dir, base_sha, head_sha)
+            if merged is not None:
+                pull.update(state=ChangeState.MERGED.value, merge_sha=merged, merged_at=_now())
+                self._save_pulls(git_dir, pulls)
+                return self._change(repo, git_dir, pull, wrote=True)
             if self._parents(git_dir, head_sha)[:1] == [base_sha]:
                 tree = self._tree_of(git_dir, head_sha)
             else:
@@ -220,6 +229,21 @@ class LocalForge:
             if conflicts:
                 raise ConflictError(conflict_message(repo, key, conflicts), conflicts)
         return None
+
+    def _merged_into(self, git_dir: Path, base_sha: str, head_sha: str) -> str | None:
+        """The commit that brought `head_sha` into the base (our merge commit, or the head itself when the
+        base was moved onto it by hand), or None when the base does not contain it yet."""
+        if head_sha == base_sha:
+            return head_sha
+        if self._run(git_dir, "merge-base", "--is-ancestor", head_sha, base_sha, check=False).returncode != 0:
+            return None
+        merges = self._git(git_dir, "rev-list", "--reverse", "--merges", "--parents", "--ancestry-path",
+                            f"{head_sha}..{base_sha}")
+        for line in merges.splitlines():
+            sha, *parents = line.split()
+            if parents[1:2] == [head_sha]:
+                return sha
+        return head_sha
 
     def _changed_paths(self, git_dir: Path, old: str, new: str) -> dict[str, str | None]:
         out = self._git(git_dir, "diff-tree", "-r", "-z", "--no-renames", old, new)

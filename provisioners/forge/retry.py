@@ -163,8 +163,7 @@ class Retrier:
         if failures > self.policy.max_retries:
             raise TransientError(f"GitHub failed {failures} times while trying to {what} (last: {reason}); "
                                  "LaunchPad will retry the step later") from None
-        delay = min(self.policy.backoff_max, self.policy.backoff_base * 2 ** (failures - 1))
-        delay *= 0.5 + self.rng.random()  # jitter so workers do not retry in lock step
+        delay = backoff_delay(self.policy, failures, self.rng)
         log.info("GitHub %s while trying to %s; retry %d/%d in %.1fs", reason, what, failures,
                  self.policy.max_retries, delay)
         self.sleep(delay)
@@ -203,6 +202,13 @@ class Retrier:
                                  retry_at=retry_at) from None
         log.warning("GitHub secondary rate limit for credential %r; waiting %.0fs", self.name, wait)
         self.sleep(wait)
+
+
+def backoff_delay(policy: RetryPolicy, failures: int, rng: random.Random) -> float:
+    """Seconds before retry number `failures` (1-based): doubling from backoff_base up to backoff_max, with
+    jitter so workers do not retry in lock step. Shared by every HTTP client that retries (GitHub, Argo CD)."""
+    delay = min(policy.backoff_max, policy.backoff_base * 2 ** (failures - 1))
+    return float(delay * (0.5 + rng.random()))
 
 
 def _github_message(data: Any) -> str:

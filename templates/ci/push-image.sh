@@ -6,3 +6,7 @@ else
   docker build --tag "$image" .
   docker push "$image"
 fi
+# The digest pins what was built: promotions copy it from one environment to the next.
+digest="$(aws ecr describe-images --repository-name "$ECR_REPOSITORY" --image-ids imageTag="$IMAGE_TAG" \
+  --query 'imageDetails[0].imageDigest' --output text)"
+echo "IMAGE_DIGEST=$digest" >> "$GITHUB_ENV"

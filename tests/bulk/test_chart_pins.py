@@ -43,10 +43,10 @@ def test_pinned_sidecar_and_chart_revision_reach_the_application_and_the_pod(ctx
                                                                              chart: helm.Chart) -> None:
     defaults = yaml.safe_load((CHART_DIR / "values.yaml").read_text())["sidecars"]
     spec = parse_spec(web_spec("ranking-web") | {"pins": {
-        "sidecars": {"filebeat": FILEBEAT}, "environments": {"prod": {"chart_revision": "v1.1.0"}}}},
+        "sidecars": {"filebeat": FILEBEAT}, "environments": {"prod": {"chart_revision": "v1.2.0"}}}},
         ctx.platform, ctx.blueprints)
     apps = {a["metadata"]["labels"]["launchpad.io/environment"]: a for a in argocd.applications(spec, ctx)}
-    assert apps["prod"]["spec"]["sources"][0]["targetRevision"] == "v1.1.0"
+    assert apps["prod"]["spec"]["sources"][0]["targetRevision"] == "v1.2.0"
     assert apps["devel"]["spec"]["sources"][0]["targetRevision"] == ctx.platform.chart_revision
     for env in ("devel", "prod"):
         found = images(render_chart(chart, argo_values(spec, ctx, env), spec, env))

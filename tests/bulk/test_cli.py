@@ -38,13 +38,13 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
         code, _, err = run(capsys, "new", str(path), "--wait")
         assert code == 0, err
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--dry-run")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.2.0", "--dry-run")
     assert code == 1 and "only SRE may preview a bulk change" in err and out == ""
 
-    code, out, err = run(capsys, "bulk", "--chart-revision", "v1.1.0", "--as-sre")
+    code, out, err = run(capsys, "bulk", "--chart-revision", "v1.2.0", "--as-sre")
     assert code == 1 and "say which services" in err
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre", "--dry-run")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.2.0", "--as-sre", "--dry-run")
     assert code == 0, err
     assert "1 of 1 matching service(s) change: 1 file(s), one pull request per repository: gitops (1 file)" in out
     assert "gitops: teams/search/services/ranking-api/devel.yaml" in out and "ledger-api" not in out
@@ -52,19 +52,19 @@ def test_bulk_from_the_terminal(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     code, out, _ = run(capsys, "list")
     assert "bulk" not in out  # the dry run submitted nothing
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre", "--wait")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.2.0", "--as-sre", "--wait")
     assert code == 0, err
     assert "Request #3: bulk 1 service (team search; devel) by cli:alice" in out
     assert "Opened PR #" in out and "#3 succeeded" in out
     code, out, _ = run(capsys, "audit", "ranking-api")
-    assert "bulk.submitted" in out and "service.changed: bulk: chart revision v1.1.0 for team search" in out
+    assert "bulk.submitted" in out and "service.changed: bulk: chart revision v1.2.0 for team search" in out
 
-    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.1.0", "--as-sre")
+    code, out, err = run(capsys, "bulk", "--team", "search", "--chart-revision", "v1.2.0", "--as-sre")
     assert code == 1 and "nothing to change: 1 service(s) match team search" in err
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--team", "search"], "one of the arguments --module --chart-revision --sidecar-image is required"),
+    (["--team", "search"], "one of the arguments --module --chart-revision --sidecar-image --action is required"),
     (["--all", "--module", "rds"], "needs KEY=VERSION"),
     (["--all", "--sidecar-image", "envoy=envoyproxy/envoy:v1.31.0"], "nginx, filebeat"),
     (["--all", "--chart-revision", "v1", "--module", "rds=1"], "not allowed with argument"),

@@ -30,7 +30,7 @@ from provisioners.spec import parse_spec
 from tests.bulk.support import fleet, seed, worker_spec
 from tests.workflow.support import ALICE, SRE, SRE2, CountingForge, Recorder, build, drain, pulls
 
-CHART = BulkChange(kind="chart_revision", value="v1.1.0")
+CHART = BulkChange(kind="chart_revision", value="v1.2.0")
 SEARCH = Selector(team="search")
 SPECS = [*fleet(30), worker_spec("queue-worker", team="payments")]
 
@@ -122,7 +122,7 @@ def test_bulk_opens_one_pr_per_repository_and_records_the_pins(world: World) -> 
     changed = sorted(p for p in after if after[p] != before.get(p))
     search = [d["name"] for d in SPECS if d["team"] == "search"]
     assert changed == sorted(f"teams/search/services/{n}/{e}.yaml" for n in search for e in ("devel", "alpha", "prod"))
-    assert all(yaml.safe_load(after[p])["chartRevision"] == "v1.1.0" for p in changed)
+    assert all(yaml.safe_load(after[p])["chartRevision"] == "v1.2.0" for p in changed)
 
     for name in search:
         assert wf._plan_bulk(Selector(services=[name]), CHART)[0].changes == []  # recorded: nothing left to do
@@ -159,10 +159,10 @@ def test_later_renders_keep_what_the_bulk_wrote(world: World) -> None:
     assert change.state == State.SUCCEEDED, change.error
     assert not any(s.repo == "gitops" and s.pr_number for s in change.steps)  # nothing to redo there
     prod = yaml.safe_load(repo_files(world, "platform/gitops")["teams/search/services/svc-000/prod.yaml"])
-    assert prod["chartRevision"] == "v1.1.0"
+    assert prod["chartRevision"] == "v1.2.0"
     with world.services.store.session() as s:
         spec_data = s.scalar(select(m.Service.spec).where(m.Service.name == "svc-000"))
-    assert spec_data is not None and spec_data["pins"]["chart_revision"] == "v1.1.0"
+    assert spec_data is not None and spec_data["pins"]["chart_revision"] == "v1.2.0"
     assert spec_data["environments"][0]["replicas"] == 2
 
     with pytest.raises(PermanentError, match="nothing to change: 15 service"):
@@ -183,6 +183,24 @@ def test_pins_are_sre_owned_in_ordinary_requests_too(world: World) -> None:
     assert world.rows(m.Request) == requests
 
 
+def test_action_pin_opens_one_pull_request_in_each_service_repository(world: World) -> None:
+    pin = "v4.3.0@" + "d" * 40
+    change = BulkChange(kind="action_pin", target="checkout", value=pin)
+    info = world.run(world.wf.submit_bulk(Selector(services=["svc-000", "svc-001"]), change, SRE).id)
+    assert info.state == State.SUCCEEDED, info.error
+    found = {repo.removesuffix(".git"): [p["key"] for p in prs] for repo, prs in pulls(world.forge.root).items()
+             if prs}
+    assert found == {"search/svc-000": [f"{info.id}-service/svc-000-1"],
+                     "payments/svc-001": [f"{info.id}-service/svc-001-1"]}
+    for repo in found:
+        workflow = world.forge.forge.read_file(repo, ".github/workflows/launchpad-deploy.yaml")
+        assert workflow is not None and f"actions/checkout@{'d' * 40} # v4.3.0" in workflow
+    with world.services.store.session() as s:  # recorded, so the next request keeps it
+        recorded = {svc.name: dict(svc.spec or {}) for svc in s.scalars(select(m.Service))}
+    assert recorded["svc-000"]["pins"]["actions"] == recorded["svc-001"]["pins"]["actions"] == {"checkout": pin}
+    assert not recorded["svc-002"]["pins"].get("actions")
+
+
 def test_module_pin_in_one_environment(world: World) -> None:
     change = BulkChange(kind="module_version", target="rds", value="7.3.0")
     info = world.run(world.wf.submit_bulk(Selector(environment="prod"), change, SRE).id)
@@ -192,9 +210,11 @@ def test_module_pin_in_one_environment(world: World) -> None:
     [pr] = [p for prs in pulls(world.forge.root).values() for p in prs]
     assert pr["key"] == f"{info.id}-infra-1"
     local = world.forge.forge
+    teams = {d["name"]: d["team"] for d in SPECS}
     for name in with_rds:
-        prod = local.read_file("platform/infra-live", f"333333333333/eu-west-1/prod/{name}/rds/terragrunt.hcl")
-        devel = local.read_file("platform/infra-live", f"111111111111/eu-west-1/devel/{name}/rds/terragrunt.hcl")
+        folder = f"{teams[name]}/{name}/rds/terragrunt.hcl"
+        prod = local.read_file("platform/infra-live", f"333333333333/eu-west-1/prod/{folder}")
+        devel = local.read_file("platform/infra-live", f"111111111111/eu-west-1/devel/{folder}")
         assert prod is not None and "rds/aws?version=7.3.0" in prod
         assert devel is not None and "rds/aws?version=7.2.0" in devel
 

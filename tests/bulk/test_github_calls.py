@@ -12,7 +12,7 @@ from bot.workflow.api import BulkChange, Selector, State
 from tests.bulk.support import bulk_on_github
 
 CHANGES = {
-    "chart revision (gitops)": (BulkChange(kind="chart_revision", value="v1.1.0"), Selector()),
+    "chart revision (gitops)": (BulkChange(kind="chart_revision", value="v1.2.0"), Selector()),
     "rds module in prod (infra)": (BulkChange(kind="module_version", target="rds", value="7.3.0"),
                                    Selector(environment="prod")),
 }

@@ -49,16 +49,16 @@ def test_selector_criteria_all_hold(targets: list[BulkTarget]) -> None:
 
 def test_chart_revision_is_one_gitops_change_set_with_only_the_service_files(
         targets: list[BulkTarget], ctx: RenderContext) -> None:
-    result = plan_bulk(targets, Selector(team="search"), BulkChange(kind="chart_revision", value="v1.1.0"), ctx)
+    result = plan_bulk(targets, Selector(team="search"), BulkChange(kind="chart_revision", value="v1.2.0"), ctx)
     assert [c.spec.name for c in result.changes] == [f"svc-{i:03d}" for i in range(0, 12, 2)]
     [cs] = result.changesets
     assert cs.repo == "gitops" and cs.deletes == []
     # three environment files per service; the team's AppProject and ApplicationSet do not change
     assert sorted(cs.files) == sorted(f"teams/search/services/svc-{i:03d}/{env}.yaml"
                                       for i in range(0, 12, 2) for env in ("devel", "alpha", "prod"))
-    assert all(yaml.safe_load(content)["chartRevision"] == "v1.1.0" for content in cs.files.values())
+    assert all(yaml.safe_load(content)["chartRevision"] == "v1.2.0" for content in cs.files.values())
     assert cs.environments == result.environments == ["devel", "alpha", "prod"]
-    assert "chart revision v1.1.0" in cs.title and "6 services" in cs.title and "team search" in cs.title
+    assert "chart revision v1.2.0" in cs.title and "6 services" in cs.title and "team search" in cs.title
     preview = result.preview()
     assert (preview.matched, len(preview.services), preview.repositories, preview.files) == (6, 6, {"gitops": 18}, 18)
     assert preview.services[0].files == {"gitops": [f"teams/search/services/svc-000/{e}.yaml"
@@ -76,7 +76,8 @@ def test_module_version_in_one_environment_touches_only_that_package(targets: li
                                               .matches(t.spec))
     [cs] = result.changesets
     assert cs.repo == "infra" and cs.environments == ["prod"]
-    assert sorted(cs.files) == sorted(f"333333333333/eu-west-1/prod/{name}/rds/terragrunt.hcl" for name in with_rds)
+    assert sorted(cs.files) == sorted(f"333333333333/eu-west-1/prod/{t.spec.team}/{t.spec.name}/rds/terragrunt.hcl"
+                                      for t in targets if t.spec.name in with_rds)
     assert all('source = "tfr:///terraform-aws-modules/rds/aws?version=7.3.0"' in c for c in cs.files.values())
     pins = result.changes[0].spec.pins
     assert pins.modules == {} and pins.environments["prod"].modules == {"rds": "7.3.0"}
@@ -97,7 +98,7 @@ def test_sidecar_image_service_wide_replaces_environment_pins(ctx: RenderContext
 
 
 def test_a_pin_survives_every_later_render(targets: list[BulkTarget], ctx: RenderContext) -> None:
-    change = BulkChange(kind="chart_revision", value="v1.1.0")
+    change = BulkChange(kind="chart_revision", value="v1.2.0")
     first = plan_bulk(targets, Selector(team="search"), change, ctx)
     pinned = [BulkTarget(c.spec) for c in first.changes]
     again = plan_bulk(pinned, Selector(team="search"), change, ctx)
@@ -122,7 +123,7 @@ def test_bindings_of_each_service_reach_its_files(targets: list[BulkTarget], ctx
     ({"kind": "module_version", "target": "rds", "value": "7.3?x"}, "not a version"),
     ({"kind": "module_version", "value": "7.3.0"}, "module key"),
     ({"kind": "chart_revision", "value": "v1..0"}, "not a git tag"),
-    ({"kind": "chart_revision", "target": "x", "value": "v1.1.0"}, "no target"),
+    ({"kind": "chart_revision", "target": "x", "value": "v1.2.0"}, "no target"),
     ({"kind": "sidecar_image", "target": "envoy", "value": FILEBEAT}, "nginx, filebeat"),
     ({"kind": "sidecar_image", "target": "filebeat", "value": "filebeat latest"}, "registry/repository:tag"),
 ])
@@ -140,7 +141,7 @@ def test_a_module_no_package_uses_is_refused(targets: list[BulkTarget], ctx: Ren
 def test_spec_pins_are_validated_like_everything_else(ctx: RenderContext) -> None:
     with pytest.raises(InvalidSpecError) as bad:
         parse_spec(web_spec("ranking-web", envs=("devel",)) | {"pins": {"environments": {"prod": {
-            "chart_revision": "v1.1.0"}}}}, ctx.platform, ctx.blueprints)
+            "chart_revision": "v1.2.0"}}}}, ctx.platform, ctx.blueprints)
     assert "pins.environments.prod" in bad.value.errors
     with pytest.raises(InvalidSpecError) as bad:
         parse_spec(web_spec("ranking-web") | {"pins": {"sidecars": {"envoy": FILEBEAT}}}, ctx.platform,
@@ -149,3 +150,40 @@ def test_spec_pins_are_validated_like_everything_else(ctx: RenderContext) -> Non
     with pytest.raises(PermanentError, match="pins module alb"):
         plan(parse_spec(web_spec("ranking-web") | {"pins": {"modules": {"alb": "10.6.0"}}}, ctx.platform,
                         ctx.blueprints), ctx)
+
+
+# --- GitHub Action pins: one pull request per service repository -------------------------------------------
+CHECKOUT = "v4.3.0@" + "b" * 40
+
+
+def test_action_pin_is_one_change_set_per_service_repository(targets: list[BulkTarget], ctx: RenderContext) -> None:
+    change = BulkChange(kind="action_pin", target="checkout", value=CHECKOUT)
+    result = plan_bulk(targets, Selector(team="payments"), change, ctx)
+    moved = [c.spec.name for c in result.changes]
+    assert moved == ["queue-worker", *(f"svc-{i:03d}" for i in range(1, 12, 2))]
+    assert [cs.repo for cs in result.changesets] == sorted(f"service/{name}" for name in moved)
+    for cs in result.changesets:
+        assert list(cs.files) == [".github/workflows/launchpad-deploy.yaml"]  # its README does not change
+        assert cs.files[".github/workflows/launchpad-deploy.yaml"].count(f"@{'b' * 40} # v4.3.0") == 2
+        assert cs.repo.split("/", 1)[1] in cs.title
+    assert all(c.spec.pins.actions == {"checkout": CHECKOUT} for c in result.changes)
+    # a recorded pin is kept by the next render, and a second bulk change finds nothing to do
+    again = plan_bulk([BulkTarget(c.spec) for c in result.changes], Selector(), change, ctx)
+    assert again.changes == [] and sorted(again.unchanged) == sorted(moved)
+
+
+def test_action_pin_step_plans_only_its_own_repository(targets: list[BulkTarget], ctx: RenderContext) -> None:
+    change = BulkChange(kind="action_pin", target="ecr", value="v2.0.2@" + "c" * 40)
+    [cs] = plan_bulk(targets, Selector(), change, ctx, repos=["service/svc-004"]).changesets
+    assert cs.repo == "service/svc-004"
+
+
+@pytest.mark.parametrize(("change", "selector", "needle"), [
+    (dict(kind="action_pin", target="checkout", value="v4.3.0"), Selector(), "TAG@SHA"),
+    (dict(kind="action_pin", target="setup-go", value=CHECKOUT), Selector(), "pinned table"),
+    (dict(kind="action_pin", target="checkout", value=CHECKOUT), Selector(environment="prod"), "every environment"),
+])
+def test_bad_action_pins_are_refused(change: dict[str, str], selector: Selector, needle: str,
+                                     targets: list[BulkTarget], ctx: RenderContext) -> None:
+    with pytest.raises((PermanentError, ValueError), match=needle):
+        plan_bulk(targets, selector, BulkChange(**change), ctx)

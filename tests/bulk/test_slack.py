@@ -27,7 +27,7 @@ from tests.slack.conftest import (
 )
 from tests.support.slack_server import SlackServer
 
-COMMAND = "bulk --team search --chart-revision v1.1.0"
+COMMAND = "bulk --team search --chart-revision v1.2.0"
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_only_sre_may_bulk_and_the_default_is_a_dry_run(lp: Launchpad) -> None:
     preview = lp.wait_response("preview").body
     assert preview["response_type"] == "ephemeral"
     text = blocks_text(preview["blocks"])
-    assert "Bulk change (dry run):* chart revision v1.1.0 for team search" in text
+    assert "Bulk change (dry run):* chart revision v1.2.0 for team search" in text
     assert "3 of 3 matching service(s) change: 3 file(s)" in text and "ledger-api" not in text
     assert "Approval: none" in text
     submit, dismiss = buttons(preview)
@@ -94,7 +94,7 @@ def test_only_sre_may_bulk_and_the_default_is_a_dry_run(lp: Launchpad) -> None:
 def test_apply_submits_at_once_and_bad_input_gets_the_usage(lp: Launchpad) -> None:
     lp.command("bulk --team search", SRE, hook="usage")
     usage = lp.wait_response("usage").body
-    assert "one of the arguments --module --chart-revision --sidecar-image is required" in usage["text"]
+    assert "one of the arguments --module --chart-revision --sidecar-image --action is required" in usage["text"]
     assert "/launchpad bulk" in blocks_text(usage["blocks"])
 
     lp.command("bulk --service ranking-api --sidecar-image filebeat=docker.elastic.co/beats/filebeat:8.15.0 --apply",
@@ -103,6 +103,6 @@ def test_apply_submits_at_once_and_bad_input_gets_the_usage(lp: Launchpad) -> No
     [request] = lp.requests()
     assert (request.kind, request.service, request.requester) == ("bulk", "1 service", SRE2)
 
-    lp.command("bulk --team search --chart-revision v1.1.0", SRE, hook="busy")
+    lp.command("bulk --team search --chart-revision v1.2.0", SRE, hook="busy")
     busy = lp.wait_response("busy").body
     assert "ranking-api is locked by request #1" in blocks_text(busy["blocks"])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -13,6 +15,7 @@ import pytest
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError
 from provisioners.forge.base import ChangeState
+from provisioners.forge.local import _PULLS_FILE as PULLS
 from provisioners.forge.local import LocalForge
 
 CS = ChangeSet(repo="infra", files={"a.txt": "a\n", "dir/b.txt": "b\n"})
@@ -71,6 +74,42 @@ def test_merge_after_the_base_moved_makes_a_merge_commit(tmp_path: Path) -> None
     assert merged.wrote and merged.merge_sha is not None
     assert git(forge, "infra", "log", "-1", "--format=%P", merged.merge_sha).split() == [other, change.head_sha]
     assert forge.list_files("infra") == ["a.txt", "dir/b.txt", "other.txt"]
+    assert forge.merge_change("infra", "k").wrote is False
+
+
+class _DiesRecordingTheMerge(LocalForge):
+    """Killed after the base moved and before the merge is written down (the crash window of a merge)."""
+
+    def _save_pulls(self, git_dir: Path, pulls: dict[str, object]) -> None:
+        if any(p["state"] == ChangeState.MERGED for p in pulls["pulls"]):  # type: ignore[attr-defined]
+            os.kill(os.getpid(), signal.SIGKILL)
+        super()._save_pulls(git_dir, pulls)
+
+
+def _merge_and_die(root: str) -> None:
+    _DiesRecordingTheMerge(Path(root)).merge_change("infra", "k")
+
+
+@pytest.mark.parametrize("base_moved", [False, True], ids=["base-unchanged", "base-moved"])
+def test_a_merge_killed_before_it_is_recorded_is_recognised_not_repeated(tmp_path: Path, base_moved: bool) -> None:
+    forge = LocalForge(tmp_path)
+    change = forge.open_change("infra", "k", CS, title="t", body="b")
+    if base_moved:
+        forge.commit_files("infra", {"other.txt": "o\n"})
+    proc = multiprocessing.get_context("fork").Process(target=_merge_and_die, args=(str(tmp_path),))
+    proc.start()
+    proc.join()
+    assert proc.exitcode == -signal.SIGKILL
+    moved = git(forge, "infra", "rev-parse", "main").strip()
+    assert git(forge, "infra", "log", "-1", "--format=%P", moved).split()[1:] == [change.head_sha]  # merged...
+    assert forge.get_change("infra", "k").state == ChangeState.OPEN  # type: ignore[union-attr]  # ...not recorded
+    assert "merged" not in (forge.repo_path("infra") / PULLS).read_text()
+
+    merged = forge.merge_change("infra", "k")  # the next worker's attempt
+    assert merged.state == ChangeState.MERGED and merged.merge_sha == moved
+    assert git(forge, "infra", "rev-parse", "main").strip() == moved  # the base did not move again
+    merges = git(forge, "infra", "rev-list", "--merges", "main").split()
+    assert merges == [moved]  # one merge commit, not two
     assert forge.merge_change("infra", "k").wrote is False
 
 

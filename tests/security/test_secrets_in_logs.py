@@ -122,6 +122,7 @@ def test_slack_flow_keeps_the_bot_token_and_signing_secret_out(tmp_path: Path, l
             assert lp.command("help", hook="help").status == 200
             assert lp.send(*payloads.slash_command("new", user=DEV, response_url=slack.response_url()),
                            secret="not-the-secret").status == 401
+            slack.wait_for("chat.postEphemeral")  # the submission's listener has written the request
             lp.work()
             [request] = lp.requests()
             assert lp.request_state(request.id) == "succeeded"

@@ -23,12 +23,14 @@ from bot.slack.messages import (
 from bot.slack.modals import deny_reason_modal, new_service_modal
 from bot.workflow.api import (
     ApprovalInfo,
+    EnvironmentImage,
     EnvironmentInfo,
     RequestInfo,
     RequestKind,
     ServiceInfo,
     State,
     StepInfo,
+    Teardown,
 )
 from provisioners.blueprint import BlueprintRegistry
 
@@ -106,6 +108,32 @@ def service() -> ServiceInfo:
     )
 
 
+def deployed_service() -> ServiceInfo:
+    """A service whose images LaunchPad followed (App Home) ..."""
+    ecr = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web"
+    return service().model_copy(update={"images": [
+        EnvironmentImage(environment="devel", image=f"{ecr}:3f2a9c1@sha256:{'4' * 64}", state="live",
+                         revision="ab866c2", seen_at=T1, request_id=12),
+        EnvironmentImage(environment="prod", image=f"{ecr}:1.4.2", state="healthy", revision="0c1d2e3", seen_at=T0,
+                         request_id=9)]})
+
+
+def live_images() -> list[EnvironmentImage]:
+    """... and as `status SERVICE` reads them live, one environment unreachable, one not deployed."""
+    ecr = "111111111111.dkr.ecr.eu-west-1.amazonaws.com/search/ranking-web"
+    link = "https://argocd.example.com/applications/argocd/search-ranking-web-"
+    return [
+        EnvironmentImage(environment="devel", image=f"{ecr}:3f2a9c1", declared=f"{ecr}:3f2a9c1",
+                         state="Healthy at ab866c2", revision="ab866c2", link=link + "devel"),
+        EnvironmentImage(environment="alpha", image=f"{ecr}:1.4.2", declared=f"{ecr}:3f2a9c1",
+                         state="Progressing, 2/3 pods ready", link=link + "alpha"),
+        EnvironmentImage(environment="prod", image="", declared=f"{ecr}:1.4.2",
+                         state="unknown: Argo CD (prod) failed 4 times <>&", link=link + "prod"),
+        EnvironmentImage(environment="tmp-pr42", image=f"{ecr}:latest", declared=f"{ecr}:latest",
+                         state="skipped: Argo CD not configured"),
+    ]
+
+
 def huge_request() -> RequestInfo:
     """Worst case: long text everywhere and more steps than a message can hold."""
     request = running_request()
@@ -151,6 +179,11 @@ def all_views() -> dict[str, dict[str, Any]]:
         "finished_succeeded": request_finished_message(decided_request(approved=True)),
         "finished_failed": request_finished_message(failed_request()),
         "ttl_reminder": ttl_reminder_message(service(), service().environments[2]),
+        "ttl_teardown_cancelled": ttl_reminder_message(service(), service().environments[2].model_copy(update={
+            "teardown": Teardown(request_id=31, outcome="cancelled",
+                                 retry_at=datetime(2024, 5, 10, 9, 45, tzinfo=UTC))})),
+        "ttl_teardown_failed": ttl_reminder_message(service(), service().environments[2].model_copy(update={
+            "teardown": Teardown(request_id=31, outcome="failed")})),
         "help": help_message(),
         "help_unknown": help_message("I don't know `frobnicate`."),
         "text": text_message("Kept ranking-web; nothing was deleted."),
@@ -158,11 +191,13 @@ def all_views() -> dict[str, dict[str, Any]]:
         "list_requests_empty": request_list_message("Your open requests", []),
         "list_requests_many": request_list_message("Open requests", many_requests),
         "service_status": service_message(service(), [running_request()]),
+        "service_status_images": service_message(deployed_service(), [running_request()], live_images()),
         "services": services_message("Your services", [service()], [running_request()]),
         "services_many": services_message("Your services", many_services, many_requests),
         "delete_confirmation": delete_confirmation(service(), ["tmp-pr42"]),
         "delete_confirmation_all": delete_confirmation(service(), []),
         "home_developer": home_view([service()], [running_request()], None),
+        "home_images": home_view([deployed_service()], [], None),
         "home_sre": home_view([], [], [approval()]),
         "home_empty_sre": home_view([], [], []),
         "home_many": home_view(many_services, many_requests, [many_approval(i) for i in range(80)]),

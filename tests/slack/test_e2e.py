@@ -81,7 +81,7 @@ def test_new_service_from_slack_to_merged_pull_requests(on_github: Launchpad, gi
                                                domain="ranking.example.com"))
     assert reply.status == 200 and reply.body == ""
     root = slack.wait_for("chat.postMessage")[0]
-    slack.wait_for("chat.postEphemeral")  # the listener's last call: the thread is recorded by then
+    slack.wait_for("chat.postEphemeral")  # the listener's last call: the request and its thread are recorded by then
     [request] = lp.requests()
     assert root.body["channel"] == REQUESTS
     ts = root.response["ts"]

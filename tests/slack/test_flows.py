@@ -24,7 +24,9 @@ def submit(lp: Launchpad, *, user: str = DEV, name: str = "ranking-web",
     reply = lp.submit(view, new_service_values(name=name, team=team, environments=environments or ["devel"]),
                       user=user)
     assert reply.status == 200 and reply.body == "", reply.body
-    lp.slack.wait_for("chat.postEphemeral", confirmations + 1)  # the listener's last call (after the ack)
+    # the listener's last call: the request is written and its thread recorded (it runs after the ack, and the
+    # submission no longer holds the database while it renders, so nothing else makes the read below wait)
+    lp.slack.wait_for("chat.postEphemeral", confirmations + 1)
     requests = lp.requests()
     assert len(requests) == before + 1
     return requests[0]

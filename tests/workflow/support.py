@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -48,15 +49,20 @@ def settings_for(data_dir: Path, database_url: str, **overrides: Any) -> Setting
 
 class CountingForge:
     """A LocalForge that records every delivery call in a file (appends are atomic across processes)
-    and can stop dead after opening the change for one key, as a worker killed mid-step would."""
+    and can stop dead after opening the change for one key, as a worker killed mid-step would (until
+    `release_marker` exists, when given: a long step that ends), or kill its own process right there
+    (`die_key`: a step that takes its worker down every time, as running out of memory would)."""
 
     def __init__(self, forge: LocalForge, log: Path | None = None, block_key: str | None = None,
-                 blocked_marker: Path | None = None, fail: dict[str, Exception] | None = None) -> None:
+                 blocked_marker: Path | None = None, fail: dict[str, Exception] | None = None,
+                 release_marker: Path | None = None, die_key: str | None = None) -> None:
         self.forge = forge
         self.root = forge.root
         self.log = log
         self.block_key = block_key
         self.blocked_marker = blocked_marker
+        self.release_marker = release_marker
+        self.die_key = die_key
         self.fail = fail if fail is not None else {}
         self.calls: list[tuple[str, str]] = []
 
@@ -71,10 +77,13 @@ class CountingForge:
         if key in self.fail:
             raise self.fail[key]
         change = self.forge.open_change(repo, key, changeset, **kwargs)
+        if key == self.die_key:
+            os.kill(os.getpid(), signal.SIGKILL)
         if key == self.block_key:
             assert self.blocked_marker is not None
             self.blocked_marker.write_text(key)
-            while True:  # the PR exists; this worker now "hangs" until it is killed
+            # the PR exists; this worker now "hangs" until it is killed (or released)
+            while self.release_marker is None or not self.release_marker.exists():
                 time.sleep(0.05)
         return change
 

@@ -54,6 +54,9 @@ def test_demo_runs_a_whole_request_twice(capsys: pytest.CaptureFixture[str], tmp
         assert "Opened PR #1 in infra" in out and "Merged PR #1 in infra" in out
         assert out.index("Opened PR #1 in infra") < out.index("Approving as") < out.index("Merged PR #1 in infra")
         assert "#1 succeeded" in out and "[FAIL]" not in out
+        # embedded defaults: the deploy step runs and says it was skipped, it never pretends to have followed
+        assert ("Follow the deployment in Argo CD until Synced and Healthy (devel, alpha, prod): skipped: Argo CD "
+                "not configured") in out
         assert f"{tmp_path / 'data' / 'demo' / 'repos'}" in out
         assert "Merge pull request #1" in out  # each repository's main has the merge
     assert (tmp_path / "data" / "demo" / "repos" / "platform" / "infra-live.git").is_dir()

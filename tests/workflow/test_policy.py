@@ -64,6 +64,16 @@ def test_default_policy_table(kind: RequestKind, data: dict[str, Any], previous:
         assert len(found[0].reasons) == len(expected)
 
 
+def test_the_automatic_teardown_of_a_temporary_data_store_needs_no_approval() -> None:
+    """Decided: a temporary environment's data stores are disposable (their create was approved with the TTL),
+    so the teardown LaunchPad opens at expiry does not wait for SRE; a person's delete of them still does."""
+    parsed = parse_spec(spec(envs=["tmp-x"], components={"rds": {}, "elasticache": {}}), PLATFORM, BLUEPRINTS)
+    expiry = facts_for(RequestKind.DELETE, parsed, PLATFORM, environments=["tmp-x"], ttl_expiry=True)
+    assert gates(expiry, POLICY) == []
+    by_hand = facts_for(RequestKind.DELETE, parsed, PLATFORM, environments=["tmp-x"])
+    assert [r for g in gates(by_hand, POLICY) for r in g.rules] == ["data-stores"]
+
+
 def test_reasons_name_what_matched() -> None:
     parsed = parse_spec(spec(envs=["prod"], ingress_cidrs=["0.0.0.0/0"]), PLATFORM, BLUEPRINTS)
     [gate] = gates(facts_for(RequestKind.CREATE, parsed, PLATFORM), POLICY)

@@ -13,7 +13,7 @@ from bot.jobs import run_once
 from bot.workflow.api import Locked, NotAllowed, NotFound, State
 from bot.workflow.clock import ManualClock
 from provisioners.forge.local import LocalForge
-from tests.workflow.support import ALICE, MALLORY, CountingForge, Recorder, drain, non_empty_tree, spec
+from tests.workflow.support import ALICE, MALLORY, SRE, CountingForge, Recorder, drain, non_empty_tree, spec
 
 
 def test_reminder_then_automatic_decommission(make: Any, tmp_path: Path) -> None:
@@ -100,3 +100,80 @@ def test_expiry_waits_for_a_running_request_and_extend_is_refused_during_decommi
         wf.extend("preview-api", "tmp-a1", 24, ALICE)
     drain(services)
     assert wf.list_services() == []
+
+
+def _teardowns(wf: Any, service: str) -> list[Any]:
+    return [r for r in wf.list_requests(service=service) if r.kind == "delete" and r.requester == "system"]
+
+
+def test_a_cancelled_automatic_teardown_is_reminded_and_retried(make: Any) -> None:
+    """A temporary environment's data store is disposable: its automatic teardown opens no approval gate
+    (the create's approval covered it, TTL included). Cancelled, the owner hears at once that it is still
+    up and when LaunchPad tries again; ttl_teardown_retry_hours later it does, once."""
+    clock, recorder = ManualClock(), Recorder()
+    services = make(clock=clock, notifier=recorder, ttl_teardown_retry_hours=24)
+    wf = services.workflow
+    create = wf.submit_create(spec("cache-api", envs=["tmp-q4mig"], components={"elasticache": {}}), ALICE)
+    drain(services)
+    gate = next(s for s in wf.get_request(create.id).steps if s.kind == "approval")  # data store: SRE, once
+    wf.decide(create.id, gate.id, SRE, True)
+    drain(services)
+    assert wf.get_request(create.id).state == State.SUCCEEDED
+
+    clock.advance(hours=48)
+    [first] = wf.expire_environments()
+    assert [s.kind for s in first.steps if s.kind == "approval"] == []  # tears itself down, no SRE wait
+    cancelled = wf.cancel(first.id, ALICE)
+    reminders = recorder.kinds().count("ttl_reminder")
+
+    clock.advance(minutes=1)
+    run_once(wf, "replica-1")
+    run_once(wf, "replica-2")
+    told = [v[1] for k, v in recorder.events if k == "ttl_reminder"][reminders:]
+    assert len(told) == 1 and told[0].teardown is not None
+    assert told[0].teardown.request_id == first.id and told[0].teardown.outcome == "cancelled"
+    assert told[0].teardown.retry_at == cancelled.updated_at + timedelta(hours=24)
+    assert _teardowns(wf, "cache-api") == [wf.get_request(first.id)]  # not yet
+
+    clock.advance(hours=23)
+    run_once(wf, "replica-1")
+    assert len(_teardowns(wf, "cache-api")) == 1 and recorder.kinds().count("ttl_reminder") == reminders + 1
+    clock.advance(hours=1)
+    run_once(wf, "replica-1")  # opens the teardown again and runs it
+    run_once(wf, "replica-2")
+    second = [r for r in _teardowns(wf, "cache-api") if r.id != first.id]
+    assert len(second) == 1 and second[0].state == State.SUCCEEDED
+    with pytest.raises(NotFound):
+        wf.get_service("cache-api")
+    assert recorder.kinds().count("ttl_reminder") == reminders + 1  # reminded once for the cancelled teardown
+    assert any("did not go through" in e.detail for e in wf.audit("cache-api") if e.action == "environment.reminded")
+
+
+def test_a_denied_automatic_teardown_is_reminded_and_asked_again(make: Any, tmp_path: Path) -> None:
+    """A platform that has SRE approve TTL teardowns (`ttl_expiry: true` in its policy): a denial leaves the
+    environment up; the owner is told, and the teardown comes back for a decision after the retry period."""
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - {id: ttl, when: {ttl_expiry: true}, approvers: sre, reason: TTL teardown}\n")
+    clock, recorder = ManualClock(), Recorder()
+    services = make(clock=clock, notifier=recorder, approval_policy_file=policy, ttl_teardown_retry_hours=24)
+    wf = services.workflow
+    wf.submit_create(spec("preview-api", envs=["tmp-pr42"]), ALICE)
+    drain(services)
+    clock.advance(hours=48)
+    [first] = wf.expire_environments()
+    drain(services)
+    gate = next(s for s in wf.get_request(first.id).steps if s.kind == "approval")
+    wf.decide(first.id, gate.id, SRE, False, reason="still demoing it")
+
+    run_once(wf, "w")
+    [(_, env)] = [v for k, v in recorder.events if k == "ttl_reminder"]
+    assert env.teardown is not None and env.teardown.outcome == "denied"
+    clock.advance(hours=24)
+    run_once(wf, "w")
+    second = [r for r in _teardowns(wf, "preview-api") if r.id != first.id]
+    assert len(second) == 1 and second[0].state == State.WAITING  # asked again
+    gate = next(s for s in second[0].steps if s.kind == "approval")
+    wf.decide(second[0].id, gate.id, SRE, True)
+    drain(services)
+    with pytest.raises(NotFound):
+        wf.get_service("preview-api")

@@ -44,3 +44,32 @@ readOnlyRootFilesystem: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{- /*
+Seconds every container of a terminating pod keeps running before it gets SIGTERM: longer than the
+target group's deregistration delay, so the load balancer has stopped sending requests (and finished the
+in-flight ones) before the app stops. 0 without a load balancer in front.
+*/}}
+{{- define "launchpad.preStopSeconds" -}}
+{{- if .Values.platform.targetGroupName -}}
+{{- add .Values.pod.deregistrationDelaySeconds .Values.pod.drainMarginSeconds -}}
+{{- else -}}
+0
+{{- end -}}
+{{- end -}}
+
+{{- /* A preStop sleep (Kubernetes' own sleep action: no shell or sleep binary needed in the image). */}}
+{{- define "launchpad.lifecycle" -}}
+{{- $seconds := include "launchpad.preStopSeconds" . | int -}}
+{{- if gt $seconds 0 -}}
+lifecycle:
+  preStop:
+    sleep:
+      seconds: {{ $seconds }}
+{{- end -}}
+{{- end -}}
+
+{{- /* The pod condition the AWS Load Balancer Controller sets for the TargetGroupBinding of this service. */}}
+{{- define "launchpad.readinessGate" -}}
+target-health.elbv2.k8s.aws/{{ include "launchpad.name" . }}
+{{- end -}}

@@ -1,4 +1,5 @@
-# A target group for one service and a host-header rule that forwards to it from an existing listener.
+# A target group for one service and a host-header rule that forwards to it from an existing listener, and
+# (for a domain the listener's own certificate does not cover) the service's certificate on that listener.
 #
 # Why not terraform-aws-modules/alb: that module creates (and owns) a load balancer. Here the load
 # balancer and its HTTPS listener are shared and owned by the platform; each service only adds its own
@@ -45,4 +46,11 @@ resource "aws_lb_listener_rule" "this" {
   }
 
   tags = var.tags
+}
+
+resource "aws_lb_listener_certificate" "this" {
+  count = var.certificate_arn == null ? 0 : 1
+
+  listener_arn    = var.listener_arn
+  certificate_arn = var.certificate_arn
 }

@@ -12,3 +12,8 @@ output "listener_rule_arn" {
   description = "ARN of the host-header listener rule"
   value       = aws_lb_listener_rule.this.arn
 }
+
+output "listener_certificate_id" {
+  description = "Listener certificate attachment (listener ARN and certificate ARN), or null"
+  value       = try(aws_lb_listener_certificate.this[0].id, null)
+}

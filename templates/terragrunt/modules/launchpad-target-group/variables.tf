@@ -35,6 +35,12 @@ variable "host_headers" {
   type        = list(string)
 }
 
+variable "certificate_arn" {
+  description = "ACM certificate of the service's own domain, added to the listener; null when the listener's default certificate covers it"
+  type        = string
+  default     = null
+}
+
 variable "priority" {
   description = "Rule priority; null lets AWS choose the next free one"
   type        = number

@@ -3,7 +3,7 @@
 # Managed by LaunchPad; the platform team changes it through LaunchPad's settings.
 #
 # A package's account and region are read from its own path, laid out as
-#   {account_id}/{region}/{env}/{service}/{component}/terragrunt.hcl
+#   {account_id}/{region}/{env}/{team}/{service}/{component}/terragrunt.hcl
 locals {
   path_parts = split("/", path_relative_to_include())
   account_id = local.path_parts[0]

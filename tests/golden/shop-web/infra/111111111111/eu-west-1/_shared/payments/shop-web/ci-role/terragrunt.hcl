@@ -1,0 +1,62 @@
+# shop-web (team payments), all environments: IAM role the service's GitHub Actions workflow assumes to push images.
+# Managed by LaunchPad: change it through a LaunchPad request, or the next render undoes the edit.
+
+include "root" {
+  path = find_in_parent_folders("root.hcl")
+}
+
+terraform {
+  source = "tfr:///terraform-aws-modules/iam/aws//modules/iam-role?version=6.5.0"
+}
+
+locals {
+  # The request's description, verbatim. AWS tags carry a sanitised copy (AWS limits their characters).
+  description = "Storefront of the shop; serves the catalogue and the basket."
+  tags = {
+    service      = "shop-web"
+    team         = "payments"
+    environment  = "shared"
+    description  = "Storefront of the shop serves the catalogue and the basket."
+    requested-by = "U056MNOPQR"
+  }
+}
+
+inputs = {
+  name            = "shop-web-ci"
+  use_name_prefix = false
+  description     = "GitHub Actions of payments/shop-web push images to ECR payments/shop-web"
+
+  # GitHub's OIDC provider must already exist in this account (one per account, owned by the platform).
+  # Only workflow runs on the service repository's default branch may assume the role.
+  enable_github_oidc = true
+  oidc_subjects      = ["repo:payments/shop-web:ref:refs/heads/main"]
+
+  create_inline_policy = true
+  inline_policy_permissions = {
+    EcrLogin = {
+      actions = [
+        "ecr:GetAuthorizationToken",
+      ]
+      resources = [
+        "*",
+      ]
+    }
+    EcrPush = {
+      actions = [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:CompleteLayerUpload",
+        "ecr:DescribeImages",
+        "ecr:GetDownloadUrlForLayer",
+        "ecr:InitiateLayerUpload",
+        "ecr:PutImage",
+        "ecr:UploadLayerPart",
+      ]
+      resources = [
+        "arn:aws:ecr:eu-west-1:111111111111:repository/payments/shop-web",
+      ]
+    }
+  }
+
+  tags = local.tags
+}
