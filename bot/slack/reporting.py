@@ -78,6 +78,8 @@ def tell_user(body: dict[str, Any], context: BoltContext, client: WebClient, tex
 
 
 REPORTED = "__launchpad_reported__"
+POOL = "__launchpad_after_ack__"
+ORIGINAL = "__launchpad_original__"
 NEEDED = ("ack", "body", "context", "client", "req")
 
 
@@ -89,11 +91,13 @@ def reported(fn: Listener, *, pool: AfterAckPool | None = None, acked: bool = Fa
     """Wrap a listener so errors after its ack go to `report_error` and its post-ack part runs in `pool`.
 
     `acked`: Bolt acknowledged the request before the listener runs (events), so all of it is post-ack.
-    Wrapping twice is a no-op. The wrapper asks Bolt for what `fn` asks for plus what reporting needs,
+    Wrapping twice with the same pool is a no-op. The wrapper asks Bolt for what `fn` asks for plus what reporting needs,
     by declaring that as its signature (Bolt injects arguments by parameter name).
     """
     if is_reported(fn):
-        return fn
+        if getattr(fn, POOL, None) is pool:
+            return fn
+        fn = getattr(fn, ORIGINAL)  # wrapped by hand without this app's pool: wrap the original again
     wanted = list(inspect.signature(fn).parameters)
     for name, param in inspect.signature(fn).parameters.items():
         if param.kind not in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY):
@@ -127,6 +131,8 @@ def reported(fn: Listener, *, pool: AfterAckPool | None = None, acked: bool = Fa
     listener.__qualname__ = fn.__qualname__
     listener.__doc__ = fn.__doc__
     setattr(listener, REPORTED, True)
+    setattr(listener, POOL, pool)
+    setattr(listener, ORIGINAL, fn)
     return listener
 
 

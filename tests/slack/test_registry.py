@@ -30,6 +30,7 @@ def test_every_registered_listener_is_reported(launchpad: Launchpad) -> None:
     functions = app.listener_functions()
     assert len(functions) >= 15  # commands, buttons, views, home, AWS, bulk
     assert [f.__qualname__ for f in functions if not is_reported(f)] == []
+    assert all(getattr(f, "__launchpad_after_ack__") is app.after_ack for f in functions)  # all bounded alike
 
 
 def test_a_listener_added_later_the_normal_way_is_covered(launchpad: Launchpad) -> None:
@@ -95,6 +96,9 @@ def test_wrapping_twice_is_wrapping_once() -> None:
 
     once = reported(listener)
     assert reported(once) is once and is_reported(once) and not is_reported(listener)
+    pool = AfterAckPool(workers=1, queue=0)
+    pooled = reported(once, pool=pool)  # a hand-wrapped listener still gets the app's pool at registration
+    assert pooled is not once and getattr(pooled, "__launchpad_after_ack__") is pool
 
 
 def test_post_ack_work_holds_back_while_a_request_is_still_being_acked() -> None:
