@@ -91,8 +91,8 @@ def reported(fn: Listener, *, pool: AfterAckPool | None = None, acked: bool = Fa
     """Wrap a listener so errors after its ack go to `report_error` and its post-ack part runs in `pool`.
 
     `acked`: Bolt acknowledged the request before the listener runs (events), so all of it is post-ack.
-    Wrapping twice with the same pool is a no-op. The wrapper asks Bolt for what `fn` asks for plus what reporting needs,
-    by declaring that as its signature (Bolt injects arguments by parameter name).
+    Wrapping twice with the same pool is a no-op. The wrapper asks Bolt for what `fn` asks for plus what
+    reporting needs, by declaring that as its signature (Bolt injects arguments by parameter name).
     """
     if is_reported(fn):
         if getattr(fn, POOL, None) is pool:
