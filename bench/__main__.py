@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-BENCHMARKS = ["bench.render", "bench.lookup", "bench.delivery", "bench.ack", "bench.bulk", "bench.deploy"]
+BENCHMARKS = ["bench.render", "bench.lookup", "bench.delivery", "bench.ack", "bench.bulk", "bench.deploy",
+              "bench.pipeline"]
 ROOT = Path(__file__).resolve().parent.parent
 
 

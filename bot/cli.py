@@ -14,13 +14,15 @@ from collections.abc import Sequence
 from bot.commands import aws as aws_commands
 from bot.commands import bulk as bulk_commands
 from bot.commands import config as config_commands
+from bot.commands import infra as infra_commands
 from bot.commands import plan as plan_commands
 from bot.commands import requests as request_commands
 from bot.commands import serve as serve_commands
 from bot.config import Settings
 from bot.logs import configure_logging
 
-COMMAND_GROUPS = [plan_commands, config_commands, serve_commands, request_commands, aws_commands, bulk_commands]
+COMMAND_GROUPS = [plan_commands, config_commands, serve_commands, request_commands, aws_commands, bulk_commands,
+                  infra_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -124,6 +124,13 @@ class Settings(BaseSettings):
         description="an expired temporary environment whose automatic teardown was cancelled or denied: the owner "
                     "is reminded at once and the teardown is opened again this long after it ended")
     auto_merge_local: bool = Field(default=True, description="local forge only: merge PRs as the demo proceeds")
+    infra_pipeline_start_timeout_minutes: int = Field(
+        default=15, description="wait_plan/wait_apply give up, saying the pipeline is missing or disabled, when no "
+                                "run has started for the commit this long")
+    infra_pipeline_poll_seconds: float = Field(
+        default=20.0, description="first look at a running pipeline after this; each later look waits 1.5x "
+                                  "longer, up to infra_pipeline_poll_max_seconds (see docs/pipeline.md)")
+    infra_pipeline_poll_max_seconds: float = Field(default=300.0, description="longest wait between two looks")
 
     # --- following deployments (Argo CD) -------------------------------------------------------
     argocd: dict[str, ArgoCdEndpoint] = Field(

@@ -22,8 +22,9 @@ from bot.workflow.steps import StepKind
 
 log = logging.getLogger(__name__)
 
-WORK_KINDS = frozenset(k.value for k in StepKind if k not in (StepKind.WAIT_MERGE, StepKind.APPROVAL))
-MERGE_KINDS = frozenset({StepKind.WAIT_MERGE.value})
+POLL_KINDS = (StepKind.WAIT_MERGE, StepKind.WAIT_PLAN, StepKind.WAIT_APPLY)  # steps that look at GitHub again
+WORK_KINDS = frozenset(k.value for k in StepKind if k not in (*POLL_KINDS, StepKind.APPROVAL))
+MERGE_KINDS = frozenset(k.value for k in POLL_KINDS)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from bot.workflow.clock import Clock, SystemClock
 from bot.workflow.deploy import DeployConfig, DeployStatus, Follower, NoArgoCd, Prober
 from bot.workflow.engine import Engine, EngineConfig
 from bot.workflow.execute import Actions
+from bot.workflow.pipeline import PipelineFollowing
 from bot.workflow.policy import load_policy
 from bot.workflow.service import WorkflowService
 from provisioners.forge.credentials import Credential, credential_problems, make_credential
@@ -75,7 +76,8 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
     clock = clock or SystemClock()
     actions = Actions(ctx=ctx, forges=forges, resolver=resolver or _resolver(settings, ctx),
                       auto_merge=settings.forge == "local" and settings.auto_merge_local,
-                      deploys=_follower(settings, ctx, deploys, prober))
+                      deploys=_follower(settings, ctx, deploys, prober),
+                      pipeline=following(settings))
     config = EngineConfig(
         lease=timedelta(seconds=settings.worker_lease_seconds),
         max_attempts=settings.step_max_attempts,
@@ -89,6 +91,13 @@ def build_services(settings: Settings, notifier: Notifier | None = None, *, forg
     workflow = WorkflowService(store, engine, ctx, load_policy(settings.approval_policy_file), clock, notifier)
     return Services(settings=settings, store=store, workflow=workflow, forges=forges, render_context=ctx,
                     local_forge=local)
+
+
+def following(settings: Settings) -> PipelineFollowing:
+    """How wait_plan/wait_apply poll: backing off from infra_pipeline_poll_seconds to the maximum."""
+    first, cap = settings.infra_pipeline_poll_seconds, settings.infra_pipeline_poll_max_seconds
+    return PipelineFollowing(start_timeout=timedelta(minutes=settings.infra_pipeline_start_timeout_minutes),
+                             poll=lambda looks: min(cap, first * 1.5 ** min(looks, 20)))
 
 
 def build_forges(settings: Settings) -> tuple[ForgeRoutes, LocalForge | None]:

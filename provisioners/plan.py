@@ -64,7 +64,8 @@ def plan_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str] | None = 
     """Change sets that remove exactly what `plan` created for `envs` (all when None), in teardown order."""
     envs = envs or [e.name for e in spec.environments]
     wanted = _wanted(spec, ctx, repos)
-    out: list[ChangeSet] = []
+    # what resists a destroy (ECR images, prod database protection, bucket contents) is changed first
+    out: list[ChangeSet] = terragrunt.render_prepare_delete(spec, ctx, envs) if "terragrunt" in wanted else []
     for p in DELETE_ORDER:
         if p in wanted:
             out.extend(PROVISIONERS[p].render_delete(spec, ctx, envs))

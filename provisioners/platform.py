@@ -6,6 +6,8 @@ embeds a `PlatformConfig` in its settings and loads it from env / .env / YAML.
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 STANDARD_ENVIRONMENTS = ("devel", "alpha", "prod")
@@ -216,6 +218,21 @@ class PlatformConfig(BaseModel):
         description="namespaced kinds ('group/Kind') the service chart renders; each team's Argo CD project "
                     "allows only these")
 
+    infra_pipeline: Literal["actions", "atlantis", "none"] = Field(
+        default="actions",
+        description="what plans and applies the infra repository: 'actions' (GitHub Actions workflows LaunchPad "
+                    "writes and follows), 'atlantis' (atlantis.yaml for Atlantis, plus the workflows that destroy "
+                    "removed units), or 'none' (LaunchPad writes no pipeline and follows none); see docs/pipeline.md")
+    infra_pipeline_role: str = Field(
+        default="arn:aws:iam::{account_id}:role/launchpad-infra",
+        description="IAM role the infra pipeline assumes by OIDC in each account ({account_id} is replaced); "
+                    "one role per account, trusted for the infra repository only")
+    infra_pipeline_roles: dict[str, str] = Field(
+        default_factory=dict, description="per account id: a role ARN that replaces infra_pipeline_role there")
+    infra_pipeline_runner: str = Field(default="ubuntu-latest", description="runs-on label of the pipeline's jobs")
+    terragrunt_version: str = Field(default="0.90.1", description="Terragrunt the pipeline installs (0.90+ CLI)")
+    opentofu_version: str = Field(default="1.9.1", description="OpenTofu the pipeline installs")
+
     def target_for(self, env: str) -> EnvironmentTarget:
         """Temporary environments live in the base environment's account and cluster."""
         if env in self.environments:
@@ -241,6 +258,13 @@ class PlatformConfig(BaseModel):
     def artifact_target(self) -> EnvironmentTarget:
         """Where images are built to: one ECR repository per service, shared by all its environments."""
         return self.target_for(self.artifact_environment)
+
+    def accounts(self) -> list[str]:
+        """Every AWS account an environment (or the artifact environment) lives in."""
+        return sorted({t.account_id for t in self.environments.values()} | {self.artifact_target().account_id})
+
+    def infra_role_for(self, account_id: str) -> str:
+        return self.infra_pipeline_roles.get(account_id) or self.infra_pipeline_role.format(account_id=account_id)
 
     def registry_host(self) -> str:
         """The ECR registry every service image lives in (and that the CI workflow pushes to)."""

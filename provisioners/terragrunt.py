@@ -26,7 +26,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from provisioners import ownership
+from provisioners import infra_ci, ownership
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
 from provisioners.helm import PROXY_PORT
@@ -248,7 +248,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     for directory, group in _folders(pkgs, ctx.platform).items():
         files[f"{directory}/{ownership.README_FILE}"] = _folder_readme(spec, ctx, group)
     files.update(shared_files(ctx))
-    return ChangeSet(repo=REPO, files=dict(sorted(files.items())), environments=envs,
+    return ChangeSet(repo=REPO, files=infra_ci.with_pipeline_files(files, ctx), environments=envs,
                      title=f"{spec.name}: infrastructure for {', '.join(envs)}",
                      summary=_summary(spec, pkgs, "adds or updates"))
 
@@ -270,9 +270,36 @@ def render_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> lis
     readmes = [f"{directory}/{ownership.README_FILE}" for directory in _folders(pkgs, ctx.platform)]
     steps = [step for step in steps if step[0]]
     last = len(steps) - 1  # a folder's README goes with its last package
-    return [ChangeSet(repo=REPO, deletes=[p.path for p in group] + (readmes if i == last else []),
+    return [ChangeSet(repo=REPO, files=infra_ci.with_pipeline_files({}, ctx),
+                      deletes=[p.path for p in group] + (readmes if i == last else []),
                       environments=envs, title=title, summary=_summary(spec, group, verb))
             for i, (group, title, verb) in enumerate(steps)]
+
+
+def render_prepare_delete(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> list[ChangeSet]:
+    """What must change before `envs` can be destroyed, as one change set delivered (and applied) first:
+    the shared ECR repository may go with its images (force delete), a prod database drops its deletion
+    protection and keeps a final snapshot, a permanent bucket is emptied with it (force destroy; the
+    policy's purge rule asks SRE). Empty when nothing in `envs` resists a destroy."""
+    all_envs = [e.name for e in spec.environments]
+    envs = [e for e in all_envs if e in envs]
+    pkgs = packages(spec, ctx, envs, shared=set(all_envs) <= set(envs))
+    flipped = [p for p in pkgs if p.component == "ecr" or (p.component == "rds" and p.env == "prod")
+               or (p.component == "s3" and not p.env.startswith("tmp-"))]
+    if not flipped:
+        return []
+    files = {p.path: _render_package(p, pkgs, spec, ctx, destroying=True) for p in flipped}
+    what = ", ".join(DESTROYABLE[p.component] for p in flipped)
+    summary = (f"Before {spec.name} is removed from {', '.join(envs)}: {what}. The next pull request of this "
+               "request removes the packages; this one only makes them destroyable.")
+    return [ChangeSet(repo=REPO, files=infra_ci.with_pipeline_files(files, ctx), environments=envs,
+                      title=f"{spec.name}: make {', '.join(sorted({p.component for p in flipped}))} destroyable "
+                            f"in {', '.join(envs)}", summary=summary)]
+
+
+DESTROYABLE = {"ecr": "the ECR repository is deleted with its images (`repository_force_delete`)",
+               "rds": "the prod database drops its deletion protection and keeps a final snapshot",
+               "s3": "the bucket is emptied and deleted (`force_destroy`: its objects are not recoverable)"}
 
 
 def render_root(ctx: RenderContext) -> str:
@@ -321,7 +348,8 @@ def _source(pkg: Package, spec: ServiceSpec, platform: PlatformConfig) -> Any:
     return module.terraform_source()
 
 
-def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: RenderContext) -> str:
+def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: RenderContext, *,
+                    destroying: bool = False) -> str:
     platform = ctx.platform
     env = pkg.env
     names = spec.names(platform.artifact_environment if env == SHARED_ENV else env, platform)
@@ -339,6 +367,7 @@ def _render_package(pkg: Package, pkgs: list[Package], spec: ServiceSpec, ctx: R
         "env": env,
         "temporary": env.startswith("tmp-"),
         "production": env == "prod",
+        "destroying": destroying,
     }
     if context["temporary"]:
         ttl = spec.environment(env).ttl_hours

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioners import terragrunt
+from provisioners import infra_ci, terragrunt
 from provisioners.blueprint import TEMPLATES_DIR, BlueprintRegistry
 from provisioners.errors import InvalidSpecError, PermanentError
 from provisioners.helm import PROXY_PORT
@@ -203,9 +203,12 @@ def test_type_parser_reads_nested_object_types() -> None:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_every_input_is_a_variable_of_the_pinned_module(case: str) -> None:
-    _, files = rendered(case)
+    spec, files = rendered(case)
     checked = 0
-    for path, parsed in packages_of(files).items():
+    prepared = terragrunt.render_prepare_delete(spec, CTX, [e.name for e in spec.environments])
+    parsed_packages = list(packages_of(files).items())  # as created, and as a delete makes them destroyable
+    parsed_packages += [(f"{p} (before delete)", v) for cs in prepared for p, v in packages_of(cs.files).items()]
+    for path, parsed in parsed_packages:
         source = parsed["terraform"][0]["source"]
         assert source in MODULES, f"{path}: {source} is not a pinned module with a known interface"
         variables = MODULES[source]
@@ -234,6 +237,7 @@ def test_ranking_web_layout() -> None:
     _, files = rendered("example-ranking-web")
     components = ["dns", "iam-role", "s3", "security-group", "target-group"]
     expected = {"root.hcl", *(f"modules/launchpad-target-group/{f}" for f in terragrunt.TARGET_GROUP_MODULE_FILES),
+                *infra_ci.files(CTX),  # the pipeline, written with every infra change set
                 "LAUNCHPAD.md", ".github/CODEOWNERS",  # the repository's own, the same from every service
                 "111111111111/eu-west-1/_shared/search/ranking-web/README.md",
                 "111111111111/eu-west-1/_shared/search/ranking-web/ecr/terragrunt.hcl",
@@ -447,9 +451,37 @@ def test_delete_removes_exactly_what_render_created_with_iam_last(case: str) -> 
 
 def test_delete_plan_puts_iam_after_everything_else_and_never_touches_root() -> None:
     spec = spec_of(CASES["web-all-components"])
-    infra = [cs for cs in plan_delete(spec, CTX) if cs.repo == "infra"]
-    assert len(infra) == 2 and "IAM" in infra[-1].title
+    changesets = plan_delete(spec, CTX)
+    infra = [cs for cs in changesets if cs.repo == "infra"]
+    assert len(infra) == 3 and "IAM" in infra[-1].title
+    assert changesets[0] is infra[0] and "destroyable" in infra[0].title  # first: make it destroyable
+    assert not infra[0].deletes and changesets[1].repo == "gitops"  # then the workload, AWS, IAM last
     assert not any(p == "root.hcl" or p.startswith("modules/") for cs in infra for p in cs.deletes)
+    assert all(set(infra_ci.files(CTX)) <= set(cs.files) for cs in infra)  # the pipeline stays current
+
+
+def test_a_delete_first_makes_ecr_prod_rds_and_permanent_buckets_destroyable() -> None:
+    spec = spec_of(CASES["web-all-components"])
+    (prepare,) = terragrunt.render_prepare_delete(spec, CTX, ["devel", "alpha", "prod"])
+    inputs = {p.split("/")[2] + "/" + p.split("/")[-2]: parse_hcl(text)["inputs"]
+              for p, text in prepare.files.items() if p.endswith("terragrunt.hcl")}
+    assert sorted(inputs) == ["_shared/ecr", "alpha/s3", "devel/s3", "prod/rds", "prod/s3"]
+    assert inputs["_shared/ecr"]["repository_force_delete"] is True
+    rds = inputs["prod/rds"]  # prod only: the other environments' databases are not protected
+    assert rds["deletion_protection"] is False and rds["skip_final_snapshot"] is False
+    assert rds["final_snapshot_identifier_prefix"].endswith("-final")
+    assert all(inputs[f"{env}/s3"]["force_destroy"] is True for env in ("devel", "alpha", "prod"))
+    # one environment of several: the shared ECR repository stays, so only that environment's bucket flips
+    (devel,) = terragrunt.render_prepare_delete(spec, CTX, ["devel"])
+    assert [p.split("/")[-2] for p in devel.files if p.endswith("terragrunt.hcl")] == ["s3"]
+    created = terragrunt.render(spec, CTX).files
+    prod_rds = next(p for p in prepare.files if "/prod/" in p and p.endswith("/rds/terragrunt.hcl"))
+    assert parse_hcl(created[prod_rds])["inputs"]["deletion_protection"] is True  # as created
+
+
+def test_a_temporary_environment_needs_no_preparation_until_its_last_one_takes_ecr() -> None:
+    spec = spec_of(web(components={"s3": {}}, environments=[{"name": "devel"}, {"name": "tmp-x", "ttl_hours": 24}]))
+    assert terragrunt.render_prepare_delete(spec, CTX, ["tmp-x"]) == []
 
 
 # --- tags --------------------------------------------------------------------------------------------

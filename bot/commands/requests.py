@@ -377,6 +377,8 @@ class PrintingNotifier:
     def approval_needed(self, approval: ApprovalInfo) -> None:
         print(f"  #{approval.request.id} step {approval.step.position + 1} [wait] needs approval by "
               f"{approval.step.approver_group}: {'; '.join(approval.reasons)}", file=self.out, flush=True)
+        for line in approval.plan:
+            print(f"      plan: {line}", file=self.out, flush=True)
 
     def request_finished(self, request: RequestInfo) -> None:
         print(f"  #{request.id} {request.state.value}" + (f": {request.error}" if request.error else ""),

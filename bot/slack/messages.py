@@ -174,8 +174,9 @@ def step_reply(request: RequestInfo, step: StepInfo, text: str) -> Message:
     if step.state == State.FAILED:
         if step.error and step.error not in text:
             blocks.append(section(f"`{escape(truncate(step.error, ERROR_SHOWN))}`"))
+        label = "Retry apply" if step.kind == "wait_apply" else "Retry"  # re-runs the failed jobs of the run
         blocks.append(actions(f"retry:{request.id}:{step.id}",
-                              button("Retry", ids.RETRY, str(request.id), style="primary")))
+                              button(label, ids.RETRY, str(request.id), style="primary")))
     return _message(f"#{request.id} step {step.position}: {shown}", blocks)
 
 
@@ -188,8 +189,11 @@ def approval_message(approval: ApprovalInfo) -> Message:
              f"*{escape(step.title)}*", f"Why: {reasons}", f"Requested by {user_ref(request.requester)}"]
     if prs:
         lines.append("Review: " + ", ".join(prs))
+    if approval.plan:  # the infra plan's per-unit summary (wait_plan), so the decision sees what changes
+        shown = approval.plan[:15] + ([f"… {len(approval.plan) - 15} more"] if len(approval.plan) > 15 else [])
+        lines.append("Plan:\n" + "\n".join(f"• `{escape(truncate(line, 180))}`" for line in shown))
     blocks: list[Block] = [
-        section("\n".join(lines)),
+        section(truncate("\n".join(lines), MAX_SECTION_TEXT)),
         actions(ids.approval_block_id(request.id, step.id),
                 button("Approve", ids.APPROVE, ids.approval_value(request.id, step.id), style="primary"),
                 button("Deny", ids.DENY, ids.approval_value(request.id, step.id), style="danger")),

@@ -165,6 +165,8 @@ class Step(Base):
     lease_expires_at: Mapped[datetime | None]
     approver_group: Mapped[str | None] = mapped_column(String(64))
     reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # what a pipeline step found out: wait_plan's per-unit summary, wait_apply's run (for "Retry apply")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     reminded_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

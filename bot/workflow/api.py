@@ -162,6 +162,7 @@ class ApprovalInfo(BaseModel):
     request: RequestInfo
     step: StepInfo
     reasons: list[str] = Field(description="why policy asks for approval, e.g. 'prod environment'")
+    plan: list[str] = Field(default_factory=list, description="the infra plan's per-unit summary, when one ran")
 
 
 class NotAllowed(PermanentError):

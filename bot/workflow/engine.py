@@ -20,6 +20,7 @@ import threading
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import aliased
@@ -126,11 +127,18 @@ class Engine:
             req = s.get(m.Request, claim.request_id)
             assert step is not None and req is not None
             opened = None
-            if step.kind == StepKind.WAIT_MERGE:
+            if step.kind in (StepKind.WAIT_MERGE, StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):
                 opener = s.scalar(select(m.Step).where(
                     m.Step.request_id == req.id, m.Step.kind == StepKind.OPEN_PR, m.Step.repo == step.repo,
                     m.Step.repo_index == step.repo_index))
                 opened = opener.pr_number if opener is not None else None
+            pr: dict[str, Any] = {}
+            if step.kind in (StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):  # the commit its sibling step saw
+                sibling = StepKind.OPEN_PR if step.kind == StepKind.WAIT_PLAN else StepKind.WAIT_MERGE
+                seen = s.scalar(select(m.Step.result).where(
+                    m.Step.request_id == req.id, m.Step.kind == sibling, m.Step.repo == step.repo,
+                    m.Step.repo_index == step.repo_index))
+                pr = dict(seen or {})
             rows = bulk.step_rows(s, req) if req.kind == RequestKind.BULK and step.kind == StepKind.OPEN_PR else []
             follows = step.kind in (StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE)
             merged = deployments.merged(s, req.id) if follows else []
@@ -140,7 +148,8 @@ class Engine:
                           previous_spec=req.previous_spec, bindings=req.bindings, step_kind=StepKind(step.kind),
                           repo=step.repo, repo_index=step.repo_index, forge_key=step.forge_key, title=step.title,
                           attempts=step.attempts, opened_pr=opened, params=dict(req.params or {}), services=rows,
-                          merged=merged, followed=followed, started_at=step.started_at)
+                          merged=merged, followed=followed, started_at=step.started_at,
+                          result=dict(step.result or {}), pr=pr)
         return claim, job
 
     def run(self, claim: lease.Claim, job: StepJob) -> None:
@@ -175,7 +184,7 @@ class Engine:
             elif isinstance(exc, TransientError):
                 self._finish(claim, transient=exc)
             elif isinstance(exc, PermanentError):
-                self._finish(claim, error=scrub(str(exc)))
+                self._finish(claim, error=scrub(str(exc)), result=getattr(exc, "result", None))
             else:  # a bug or an unmapped client error: fail the step, keep the worker alive
                 log.error("step %s of request %s failed unexpectedly", claim.step_id, claim.request_id,
                           exc_info=exc)
@@ -272,7 +281,7 @@ class Engine:
                 log.warning("could not extend the lease of step %s", claim.step_id, exc_info=True)
 
     def _finish(self, claim: lease.Claim, *, outcome: Outcome | None = None, transient: TransientError | None = None,
-                error: str | None = None) -> None:
+                error: str | None = None, result: dict[str, Any] | None = None) -> None:
         now = self.clock.now()
         actor = f"worker:{claim.worker}"
         with self.store.session() as s:
@@ -284,6 +293,8 @@ class Engine:
                 if step.state == State.CANCELLED:
                     req.cleanup_pending = True
                 return
+            if outcome is not None and outcome.result is not None:
+                step.result = outcome.result
             if isinstance(outcome, Wait):
                 first = step.state != State.WAITING and step.error is None and step.attempts == 1
                 if outcome.deploys and deployments.record(s, req, outcome.deploys, now):
@@ -306,6 +317,8 @@ class Engine:
                 step.error = None
                 transitions.step_state(s, req, step, State.SUCCEEDED, now, actor, outcome.detail)
                 records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=outcome.detail)
+                if outcome.gate is not None:  # e.g. a plan that destroys: an SRE decides before the merge
+                    transitions.insert_approval(s, req, step, outcome.gate.approvers, outcome.gate.reasons, now)
                 transitions.advance(s, req, now, actor, self.actions.ctx)
             elif transient is not None:
                 step.failures += 1
@@ -324,6 +337,8 @@ class Engine:
                 transitions.step_state(s, req, step, State.PENDING, now, actor, step.error)
                 records.notify(s, now, "step_progress", request_id=req.id, step_id=step.id, text=step.error)
             else:
+                if result is not None:
+                    step.result = result
                 transitions.fail(s, req, step, error or "failed", now, actor)
 
     # --- notifications --------------------------------------------------------------------------
@@ -434,7 +449,8 @@ class Engine:
             with self.store.session() as s:
                 row = s.get(m.Step, step.id)
                 reasons = list(row.reasons) if row is not None else []
-            notifier.approval_needed(ApprovalInfo(request=request, step=step, reasons=reasons))
+                plan = records.plan_before(s, request.id, step.position)
+            notifier.approval_needed(ApprovalInfo(request=request, step=step, reasons=reasons, plan=plan))
         elif kind == "request_finished":
             notifier.request_finished(request)
 

@@ -18,6 +18,8 @@ from bot.workflow.api import RequestKind
 from bot.workflow.bindings import BindingResolver
 from bot.workflow.changes import load_spec, repository_for, request_changesets, with_bindings
 from bot.workflow.deploy import EnvReport, Follower, Merged
+from bot.workflow.pipeline import PipelineFollowing, commits, follow, shared_files
+from bot.workflow.policy import Gate
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
@@ -36,6 +38,8 @@ class Done:
     bindings: dict[str, Any] | None = None
     merge_sha: str | None = None
     deploys: tuple[EnvReport, ...] = ()  # wait_deploy / wait_prune: what each environment looked like
+    result: dict[str, Any] | None = None  # kept on the step (wait_plan's summary, wait_apply's run)
+    gate: Gate | None = None  # an approval the outcome calls for, right after this step (a destroying plan)
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Wait:
     detail: str
     until: datetime
     deploys: tuple[EnvReport, ...] = ()
+    result: dict[str, Any] | None = None
 
 
 Outcome = Done | Wait
@@ -72,6 +77,8 @@ class StepJob:
     merged: list[Merged] = field(default_factory=list)  # wait_deploy: what the request merged, in order
     followed: dict[str, tuple[str, str]] = field(default_factory=dict)  # env -> (phase, detail) at the last poll
     started_at: datetime | None = None  # when the step first ran (since its last retry): timeouts count from it
+    result: dict[str, Any] = field(default_factory=dict)  # what the step kept from its last run (pipeline steps)
+    pr: dict[str, Any] = field(default_factory=dict)  # wait_plan / wait_apply: the commits open_pr / wait_merge saw
 
 
 @dataclass
@@ -84,6 +91,7 @@ class Actions:
     auto_merge: bool = False
     merge_poll: Callable[[int], float] = lambda attempts: min(600.0, 15.0 * 2 ** min(attempts, 6))
     deploys: Follower = field(default_factory=Follower)
+    pipeline: PipelineFollowing = field(default_factory=PipelineFollowing)
 
     def run(self, job: StepJob, now: datetime) -> Outcome:
         if job.step_kind == StepKind.OPEN_PR:
@@ -94,6 +102,8 @@ class Actions:
             return self.bind(job)
         if job.step_kind in (StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE):
             return self.follow(job, now)
+        if job.step_kind in (StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):
+            return follow(self, job, now)
         if job.step_kind == StepKind.NOTIFY:
             return Done(detail=f"Request #{job.request_id} is done")
         raise PermanentError(f"step kind {job.step_kind!r} cannot be run by a worker")
@@ -111,6 +121,7 @@ class Actions:
         if cs is None or cs.is_empty():
             return Done(detail=f"Nothing to change in {job.repo}")
         forge = self.forges.forge_for(name, job.environments)
+        cs = shared_files(cs, forge, name, base, self.ctx.platform)  # atlantis.yaml: every service's projects
         title = cs.title or f"LaunchPad: {job.kind} {job.service} ({', '.join(job.environments)})"
         body = pull_request_body(cs) + (f"\nLaunchPad request #{job.request_id} ({job.kind} of {job.service}, "
                                         f"{', '.join(job.environments)}), requested by {job.requester}.\n")
@@ -120,7 +131,7 @@ class Actions:
             return Done(detail=f"{job.repo} already has this content; no PR needed")
         verb = "Opened" if change.wrote else "Found"
         return Done(detail=f"{verb} PR #{change.number} in {job.repo}: {change.url}", pr_url=change.url,
-                    pr_number=change.number)
+                    pr_number=change.number, result=commits(change))
 
     def wait_merge(self, job: StepJob, now: datetime) -> Outcome:
         assert job.repo is not None and job.forge_key is not None
@@ -137,7 +148,7 @@ class Actions:
             raise PermanentError(f"{pr} ({name}) is gone; retry the request to open it again")
         if change.state == ChangeState.MERGED:
             return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None,
-                        merge_sha=change.merge_sha)
+                        merge_sha=change.merge_sha, result=commits(change))
         if change.state == ChangeState.CLOSED:
             raise PermanentError(f"{pr} was closed without merging; reopen and merge it, then retry the "
                                  f"request (launchpad retry {job.request_id}), or cancel the request")
@@ -145,7 +156,7 @@ class Actions:
         if self.auto_merge and callable(merge):
             merged = merge(name, job.forge_key)
             return Done(detail=f"Merged {pr} (local forge)", pr_url=change.url, pr_number=change.number,
-                        merge_sha=getattr(merged, "merge_sha", None))
+                        merge_sha=getattr(merged, "merge_sha", None), result=commits(merged))
         return Wait(detail=f"Waiting for {pr} to be merged: {change.url}",
                     until=now + timedelta(seconds=self.merge_poll(job.attempts)))
 

@@ -40,6 +40,7 @@ class Condition(BaseModel):
     ingress_outside_vpc: bool | None = Field(default=None, description="ingress CIDRs outside the VPC")
     ttl_expiry: bool | None = Field(default=None, description="LaunchPad's automatic teardown of an expired "
                                                               "temporary environment")
+    purges_data: bool | None = Field(default=None, description="a delete empties buckets of permanent environments")
 
 
 class Rule(BaseModel):
@@ -67,6 +68,7 @@ class RequestFacts(BaseModel):
     iam_policy_arns: list[str] = Field(default_factory=list)
     ingress_outside_vpc: list[str] = Field(default_factory=list, description="offending CIDRs")
     ttl_expiry: bool = Field(default=False, description="the automatic delete of an expired temporary environment")
+    purged_buckets: list[str] = Field(default_factory=list, description="delete: buckets emptied with their data")
 
 
 class Gate(BaseModel):
@@ -105,8 +107,10 @@ def facts_for(kind: RequestKind, spec: ServiceSpec, platform: PlatformConfig, *,
     `ttl_expiry`: the one LaunchPad opens when a temporary environment expires)."""
     envs = environments or [e.name for e in spec.environments]
     if kind == RequestKind.DELETE:
+        buckets = [spec.names(e, platform).bucket for e in envs
+                   if not e.startswith("tmp-") and "s3" in spec.components.enabled()]
         return RequestFacts(kind=kind, environments=envs, components=spec.components.enabled(),
-                            ttl_expiry=ttl_expiry)
+                            ttl_expiry=ttl_expiry, purged_buckets=buckets)
     components = spec.components.enabled()
     arns = spec.iam_policy_arns
     cidrs = spec.ingress_cidrs
@@ -165,6 +169,10 @@ def _matches(cond: Condition, facts: RequestFacts) -> str | None:
         details.append(", ".join(facts.ingress_outside_vpc))
     if cond.ttl_expiry is not None and facts.ttl_expiry != cond.ttl_expiry:
         return None
+    if cond.purges_data is not None and bool(facts.purged_buckets) != cond.purges_data:
+        return None
+    if cond.purges_data:
+        details.append(", ".join(facts.purged_buckets))
     return "; ".join(details)
 
 

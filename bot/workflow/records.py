@@ -41,6 +41,15 @@ def step_info(step: m.Step, approval: m.Approval | None = None) -> api.StepInfo:
     )
 
 
+def plan_before(s: Session, request_id: int, position: int) -> list[str]:
+    """The per-unit summary of the last infra plan before `position` (what an approver should read)."""
+    step = s.scalar(select(m.Step).where(m.Step.request_id == request_id, m.Step.position < position,
+                                         m.Step.kind == "wait_plan", m.Step.state == api.State.SUCCEEDED)
+                    .order_by(m.Step.position.desc()).limit(1))
+    plan = (step.result or {}).get("plan") if step is not None else None
+    return [str(line) for line in plan] if isinstance(plan, list) else []
+
+
 def request_info(s: Session, req: m.Request) -> api.RequestInfo:
     steps = s.scalars(select(m.Step).where(m.Step.request_id == req.id).order_by(m.Step.position)).all()
     approvals = {a.step_id: a for a in s.scalars(select(m.Approval).where(m.Approval.request_id == req.id))}

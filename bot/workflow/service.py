@@ -44,6 +44,7 @@ from bot.workflow.changes import load_spec
 from bot.workflow.clock import Clock
 from bot.workflow.engine import Engine
 from bot.workflow.execute import layout_changesets
+from bot.workflow.pipeline import retried
 from bot.workflow.policy import Gate, Policy, facts_for, gates, may_decide
 from bot.workflow.steps import StepKind, StepPlan, extend_layout, forge_key, layout
 from provisioners.bulk import BulkPlan
@@ -362,6 +363,7 @@ class WorkflowService:
                 raise NotAllowed(f"request #{req.id} has no failed step to resume from")
             step.failures = step.reclaims = 0
             step.error = None
+            step.result = retried(step.kind, step.result)  # wait_apply: re-run the failed jobs of its run
             step.run_after = now
             step.started_at = None  # timeouts of a polling step (wait_deploy) count from the retry
             transitions.step_state(s, req, step, State.PENDING, now, actor.id, f"retry from step {step.position + 1}")
@@ -479,7 +481,8 @@ class WorkflowService:
             for step, req in rows:
                 info = records.request_info(s, req)
                 step_info = next(st for st in info.steps if st.id == step.id)
-                out.append(ApprovalInfo(request=info, step=step_info, reasons=list(step.reasons)))
+                out.append(ApprovalInfo(request=info, step=step_info, reasons=list(step.reasons),
+                                        plan=records.plan_before(s, req.id, step.position)))
             return out
 
     def audit(self, service: str) -> list[AuditEvent]:

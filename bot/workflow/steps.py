@@ -9,6 +9,10 @@ change sets in `plan_delete`'s order, each PR waiting for the previous one to me
 after the gitops merge "wait_prune" waits until Argo CD has deleted the Applications and pruned their
 resources, so nothing under a running workload is destroyed. Promote: the values PR, its gates, its
 merge, wait_deploy, notify.
+
+Every infra PR is followed through its pipeline: "wait_plan" after it opens (before the approval gates,
+so the approver sees the plan) and "wait_apply" after it merges (so the next PR, and bind, start only
+once the infra change is applied or destroyed; see `pipeline.py`).
 """
 
 from __future__ import annotations
@@ -35,10 +39,13 @@ class StepKind(StrEnum):
     EXTEND = "extend"
     WAIT_DEPLOY = "wait_deploy"
     WAIT_PRUNE = "wait_prune"
+    WAIT_PLAN = "wait_plan"
+    WAIT_APPLY = "wait_apply"
 
 
 # Steps that poll something outside until it holds: a claim does not mark their request running again.
-POLLING = frozenset({StepKind.WAIT_MERGE, StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE})
+POLLING = frozenset({StepKind.WAIT_MERGE, StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE, StepKind.WAIT_PLAN,
+                     StepKind.WAIT_APPLY})
 
 
 class StepPlan(BaseModel):
@@ -78,12 +85,19 @@ def layout(kind: RequestKind, changesets: list[ChangeSet], gates: list[Gate]) ->
     for i, (cs, n) in enumerate(numbered(changesets)):
         suffix = f" #{n + 1}" if sum(1 for c in changesets if c.repo == cs.repo) > 1 else ""
         envs = f" ({', '.join(cs.environments)})" if cs.environments else ""
+        infra = cs.repo == INFRA_REPO
         steps.append(StepPlan(kind=StepKind.OPEN_PR, repo=cs.repo, repo_index=n,
                               title=_cut(f"Open PR{suffix} in {cs.repo}{envs}")))
+        if infra:
+            steps.append(StepPlan(kind=StepKind.WAIT_PLAN, repo=cs.repo, repo_index=n,
+                                  title=f"Plan the {cs.repo} PR{suffix} (per-unit summary)"))
         steps += gate_steps
         gate_steps = []
         steps.append(StepPlan(kind=StepKind.WAIT_MERGE, repo=cs.repo, repo_index=n,
                               title=f"Wait for the {cs.repo} PR{suffix} to merge"))
+        if infra:
+            steps.append(StepPlan(kind=StepKind.WAIT_APPLY, repo=cs.repo, repo_index=n,
+                                  title=f"Apply the {cs.repo} PR{suffix} (destroy removed units, apply the rest)"))
         if binds and i == last_infra:
             steps.append(_bind())
         if kind == RequestKind.DELETE and cs.repo == GITOPS_REPO:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.store import models as m
@@ -79,6 +79,35 @@ def advance(s: Session, req: m.Request, now: datetime, actor: str, ctx: RenderCo
     activate(s, req, now, actor)
     if req.state == State.WAITING and (step := current_step(s, req)) is not None and step.kind != StepKind.APPROVAL:
         request_state(s, req, State.RUNNING, now, actor)
+
+
+def insert_approval(s: Session, req: m.Request, after: m.Step, approvers: str, reasons: list[str],
+                    now: datetime) -> None:
+    """An approval right after `after` that the request's layout did not have (a plan that destroys): the
+    reasons join the next step when it already is that group's undecided approval, else a new approval
+    step is inserted and the later steps move down one position."""
+    following = s.scalar(select(m.Step).where(m.Step.request_id == req.id, m.Step.position == after.position + 1))
+    if following is not None and following.kind == StepKind.APPROVAL and following.approver_group == approvers \
+            and following.state == State.PENDING:
+        following.reasons = [*following.reasons, *reasons]
+        return
+    s.flush()
+    later = (m.Step.request_id == req.id, m.Step.position > after.position)
+    # two statements, so no row ever takes a position another still holds (the unique key is checked per row)
+    s.execute(update(m.Step).where(*later).values(position=m.Step.position + 100000)
+              .execution_options(synchronize_session=False))
+    s.execute(update(m.Step).where(m.Step.request_id == req.id, m.Step.position > 100000)
+              .values(position=m.Step.position - 99999).execution_options(synchronize_session=False))
+    for loaded in [o for o in s.identity_map.values() if isinstance(o, m.Step) and o.request_id == req.id]:
+        s.expire(loaded, ["position"])
+    title = f"Approval by {approvers}: {'; '.join(reasons)}"
+    s.add(m.Step(request_id=req.id, position=after.position + 1, kind=StepKind.APPROVAL,
+                 title=title if len(title) <= 200 else title[:199] + "…", state=State.PENDING, repo=None,
+                 repo_index=0, forge_key=None, approver_group=approvers, reasons=list(reasons), run_after=now,
+                 created_at=now, updated_at=now, attempts=0, failures=0))
+    s.flush()
+    records.audit(s, now, "system", req.service, "approval.added", request_id=req.id, step_id=after.id,
+                  detail="; ".join(reasons))
 
 
 def fail(s: Session, req: m.Request, step: m.Step, error: str, now: datetime, actor: str) -> None:

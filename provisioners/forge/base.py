@@ -42,6 +42,38 @@ class Change(BaseModel):
         return self.number == 0
 
 
+class CheckRun(BaseModel):
+    """A check on a commit (on GitHub: one per Actions job, named after the job)."""
+
+    name: str
+    status: str = Field(description="queued, in_progress or completed")
+    conclusion: str | None = Field(default=None, description="success, failure, cancelled, skipped, ... when completed")
+    url: str = ""
+
+
+class PipelineRun(BaseModel):
+    """One run of a workflow for a commit; `attempt` grows with every re-run."""
+
+    id: int
+    workflow: str = Field(description="path of the workflow file, e.g. .github/workflows/launchpad-infra-apply.yaml")
+    sha: str
+    status: str = Field(description="queued, in_progress or completed")
+    conclusion: str | None = None
+    attempt: int = 1
+    url: str = ""
+    detail: str = Field(default="", description="why a run did nothing (local forge: terragrunt is not installed)")
+
+
+class PipelineJob(BaseModel):
+    """A job of a run's latest attempt."""
+
+    id: int
+    name: str
+    status: str
+    conclusion: str | None = None
+    url: str = ""
+
+
 def branch_for(key: str) -> str:
     return f"launchpad/{key}"
 
@@ -70,4 +102,30 @@ class Forge(Protocol):
 
     def list_files(self, repo: str, prefix: str = "", ref: str = "main") -> list[str]:
         """Paths under `prefix` on `ref` (used by delete and bulk to find what exists)."""
+        ...
+
+    # --- the infra pipeline (read-mostly; see docs/pipeline.md) ------------------------------------
+
+    def checks(self, repo: str, sha: str) -> list[CheckRun]:
+        """The check runs of a commit, latest per name (wait_plan reads the plan jobs of a PR's head)."""
+        ...
+
+    def pipeline_runs(self, repo: str, workflow: str, sha: str) -> list[PipelineRun]:
+        """Runs of the workflow file `workflow` for commit `sha`, newest first (wait_apply: the merge commit)."""
+        ...
+
+    def pipeline_jobs(self, repo: str, run_id: int) -> list[PipelineJob]:
+        """The jobs of a run's latest attempt."""
+        ...
+
+    def job_log(self, repo: str, job_id: int) -> str:
+        """A job's log as plain text."""
+        ...
+
+    def rerun_failed_jobs(self, repo: str, run_id: int) -> None:
+        """Start a new attempt of the run with only its failed jobs."""
+        ...
+
+    def find_comment(self, repo: str, number: int, marker: str) -> str | None:
+        """The body of the pull request's comment that starts with `marker`, or None."""
         ...

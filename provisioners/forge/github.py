@@ -24,15 +24,19 @@ re-worded from status and GitHub's text only.
 from __future__ import annotations
 
 import logging
+import posixpath
 import random
 import threading
 import time
+import urllib.error
+import urllib.request
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from github import Auth, Github, GithubException, InputGitTreeElement
 from github.GitCommit import GitCommit
@@ -42,10 +46,10 @@ from github.PullRequest import PullRequest
 from github.Repository import Repository
 
 from provisioners.changeset import ChangeSet
-from provisioners.errors import ConflictError, PermanentError
+from provisioners.errors import ConflictError, PermanentError, TransientError
 from provisioners.forge import graphql
 from provisioners.forge.app import Access, InstallationTokens, permissions, touches_workflows
-from provisioners.forge.base import Change, ChangeState, branch_for
+from provisioners.forge.base import Change, ChangeState, CheckRun, PipelineJob, PipelineRun, branch_for
 from provisioners.forge.credentials import (
     AppCredential,
     Credential,
@@ -72,6 +76,9 @@ T = TypeVar("T")
 DEFAULT_API_URL = "https://api.github.com"
 API_MODES = ("graphql", "rest")
 _PLAN_ROUNDS = 3  # re-read and re-plan this often when GitHub refuses part of a mutation (races, lost answers)
+_ETAG_ENTRIES = 512  # conditional GETs remembered per forge (a 304 costs no rate limit)
+# what following the infra pipeline reads (docs/forge.md): checks, Actions runs/jobs/logs, the plan comment
+PIPELINE_READ = {"actions": "read", "checks": "read", "issues": "read"}
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ class GitHubForge:
                               who=describe(name, credential))
             self._tokens = InstallationTokens(credential, name=name, api_url=self.api_url, timeout=self._timeout,
                                               user_agent=user_agent, retrier=minting, clock=clock)
+        self._etags: OrderedDict[str, tuple[str, Any]] = OrderedDict()
         redact_github_logs()
 
     def __repr__(self) -> str:
@@ -202,6 +210,96 @@ class GitHubForge:
             raise PermanentError(f"{repo}: GitHub truncated the file listing of {ref!r} (repository too large "
                                  "for one recursive tree); narrow LaunchPad's repository root")
         return sorted(e.path for e in tree.tree if e.type == "blob" and e.path.startswith(prefix))
+
+    # --- the infra pipeline: REST in both API modes (GitHub Actions has no GraphQL API) ------------
+
+    def checks(self, repo: str, sha: str) -> list[CheckRun]:
+        data = self._get(repo, f"commits/{sha}/check-runs", {"per_page": 100, "filter": "latest"},
+                         f"read the checks of {sha[:12]} in {repo}")
+        return [CheckRun(name=str(c.get("name", "")), status=str(c.get("status", "")), conclusion=c.get("conclusion"),
+                         url=str(c.get("html_url") or c.get("details_url") or ""))
+                for c in (data or {}).get("check_runs") or []]
+
+    def pipeline_runs(self, repo: str, workflow: str, sha: str) -> list[PipelineRun]:
+        """A workflow GitHub does not know (never pushed, or renamed) reads as no run, not as an error."""
+        name = quote(posixpath.basename(workflow), safe="")
+        data = self._get(repo, f"actions/workflows/{name}/runs", {"head_sha": sha, "per_page": 20},
+                         f"read the runs of {workflow} for {sha[:12]} in {repo}", missing=None)
+        runs = [PipelineRun(id=int(r["id"]), workflow=str(r.get("path") or workflow), sha=str(r.get("head_sha", sha)),
+                            status=str(r.get("status", "")), conclusion=r.get("conclusion"),
+                            attempt=int(r.get("run_attempt") or 1), url=str(r.get("html_url", "")))
+                for r in (data or {}).get("workflow_runs") or []]
+        return sorted(runs, key=lambda r: -r.id)
+
+    def pipeline_jobs(self, repo: str, run_id: int) -> list[PipelineJob]:
+        data = self._get(repo, f"actions/runs/{run_id}/jobs", {"per_page": 100, "filter": "latest"},
+                         f"read the jobs of run {run_id} in {repo}")
+        return [PipelineJob(id=int(j["id"]), name=str(j.get("name", "")), status=str(j.get("status", "")),
+                            conclusion=j.get("conclusion"), url=str(j.get("html_url", "")))
+                for j in (data or {}).get("jobs") or []]
+
+    def job_log(self, repo: str, job_id: int) -> str:
+        """GitHub answers with a redirect to a short-lived signed URL; that URL gets no token of ours."""
+        self._owner_name(repo)
+
+        def locate() -> str:
+            requester = self._client(repo, extra=PIPELINE_READ).requester
+            headers, _ = requester.requestJsonAndCheck("GET", f"/repos/{repo}/actions/jobs/{job_id}/logs")
+            location = {k.lower(): v for k, v in headers.items()}.get("location")
+            if not location:
+                raise PermanentError(f"{repo}: GitHub gave no log location for job {job_id}")
+            return str(location)
+
+        location = self._read(locate, f"find the log of job {job_id} in {repo}",
+                              missing=f"{repo}: the log of job {job_id} is gone (GitHub keeps logs for a while only)")
+        try:
+            with urllib.request.urlopen(location, timeout=self._timeout) as response:  # noqa: S310 (GitHub's URL)
+                return str(response.read().decode("utf-8", "replace"))
+        except (urllib.error.URLError, TimeoutError) as exc:
+            raise TransientError(f"could not download the log of job {job_id} in {repo} ({exc})") from None
+
+    def rerun_failed_jobs(self, repo: str, run_id: int) -> None:
+        self._owner_name(repo)
+        self._write(lambda: self._client(repo, extra={**PIPELINE_READ, "actions": "write"}).requester
+                    .requestJsonAndCheck("POST", f"/repos/{repo}/actions/runs/{run_id}/rerun-failed-jobs"),
+            f"re-run the failed jobs of run {run_id} in {repo}")
+
+    def find_comment(self, repo: str, number: int, marker: str) -> str | None:
+        for page in range(1, 11):
+            comments = self._get(repo, f"issues/{number}/comments", {"per_page": 100, "page": page},
+                                 f"read the comments of #{number} in {repo}") or []
+            for comment in comments:
+                if isinstance(comment, dict) and str(comment.get("body") or "").startswith(marker):
+                    return str(comment["body"])
+            if len(comments) < 100:
+                break
+        return None
+
+    def _get(self, repo: str, sub: str, params: dict[str, Any], what: str, *, missing: Any = ...) -> Any:
+        """A conditional GET: the answer is remembered with its ETag, and GitHub's 304 for an unchanged
+        answer (free of rate limit) returns the remembered one."""
+        self._owner_name(repo)
+        path = f"/repos/{repo}/{sub}"
+        key = f"{path}?{urlencode(sorted(params.items()))}"
+
+        def call() -> Any:
+            with self._lock:
+                cached = self._etags.get(key)
+            headers = {"If-None-Match": cached[0]} if cached else {}
+            requester = self._client(repo, extra=PIPELINE_READ).requester
+            answer_headers, data = requester.requestJsonAndCheck("GET", path, parameters=params, headers=headers)
+            if data is None and cached is not None:
+                return cached[1]
+            etag = {k.lower(): v for k, v in answer_headers.items()}.get("etag")
+            if etag:
+                with self._lock:
+                    self._etags[key] = (str(etag), data)
+                    self._etags.move_to_end(key)
+                    while len(self._etags) > _ETAG_ENTRIES:
+                        self._etags.popitem(last=False)
+            return data
+
+        return self._read(call, what, missing=missing)
 
     # --- beyond the protocol -------------------------------------------------------------------
 
@@ -553,10 +651,13 @@ class GitHubForge:
         self._owner_name(repo)
         return self._client(repo, write=write, workflows=workflows).get_repo(repo, lazy=True)
 
-    def _client(self, repo: str | None = None, *, write: bool = False, workflows: bool = False) -> Github:
+    def _client(self, repo: str | None = None, *, write: bool = False, workflows: bool = False,
+                extra: dict[str, str] | None = None) -> Github:
         """One client for a token credential; for an App, one per (repository, permissions), each signing its
-        requests with a current installation token narrowed to that (app.InstallationTokens)."""
-        access = None if self._tokens is None else Access.of(repo, permissions(write=write, workflows=workflows))
+        requests with a current installation token narrowed to that (app.InstallationTokens). `extra` adds
+        permissions beyond the delivery's (the infra pipeline's reads)."""
+        wanted = {**permissions(write=write, workflows=workflows), **(extra or {})}
+        access = None if self._tokens is None else Access.of(repo, wanted)
         with self._lock:
             client = self._clients.get(access)
             if client is None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError
-from provisioners.forge.base import Change, ChangeState, branch_for
+from provisioners.forge.base import Change, ChangeState, CheckRun, PipelineJob, PipelineRun, branch_for
 from provisioners.forge.delivery import (
     FILE_MODE,
     commit_message,
@@ -36,6 +36,7 @@ from provisioners.forge.delivery import (
     no_op_change,
     read_mark,
 )
+from provisioners.forge.local_pipeline import LocalPipeline
 
 _ZERO = "0" * 40
 _PULLS_FILE = "launchpad-pulls.json"
@@ -57,6 +58,7 @@ class LocalForge:
             "LC_ALL": "C",
         })
         self._env = env
+        self.pipeline = LocalPipeline(self)  # runs the infra pipeline as GitHub Actions would
 
     # --- the Forge protocol --------------------------------------------------------------------
 
@@ -101,7 +103,10 @@ class LocalForge:
                     wrote = True
             if wrote:
                 self._save_pulls(git_dir, pulls)
-            return self._change(repo, git_dir, pull, wrote=wrote)
+            change = self._change(repo, git_dir, pull, wrote=wrote)
+        if wrote:  # a pull request opened or moved: its checks run (outside the lock, as a CI would)
+            self.pipeline.on_pull(repo, change.number, base_sha, change.head_sha)
+        return change
 
     def get_change(self, repo: str, key: str) -> Change | None:
         git_dir = self.repo_path(repo)
@@ -139,6 +144,26 @@ class LocalForge:
             return []
         paths = [p for p in result.stdout.decode("utf-8").split("\0") if p]
         return sorted(p for p in paths if p.startswith(prefix))
+
+    # --- the infra pipeline (local_pipeline.py runs it) ---------------------------------------------
+
+    def checks(self, repo: str, sha: str) -> list[CheckRun]:
+        return self.pipeline.checks(repo, sha)
+
+    def pipeline_runs(self, repo: str, workflow: str, sha: str) -> list[PipelineRun]:
+        return self.pipeline.runs(repo, workflow, sha)
+
+    def pipeline_jobs(self, repo: str, run_id: int) -> list[PipelineJob]:
+        return self.pipeline.jobs(repo, run_id)
+
+    def job_log(self, repo: str, job_id: int) -> str:
+        return self.pipeline.log(repo, job_id)
+
+    def rerun_failed_jobs(self, repo: str, run_id: int) -> None:
+        self.pipeline.rerun_failed_jobs(repo, run_id)
+
+    def find_comment(self, repo: str, number: int, marker: str) -> str | None:
+        return self.pipeline.comment(repo, number, marker)
 
     # --- beyond the protocol: what the demo and tests need -------------------------------------
 
@@ -184,7 +209,9 @@ class LocalForge:
             self._git(git_dir, "update-ref", base_ref, merge_sha, base_sha)
             pull.update(state=ChangeState.MERGED.value, merge_sha=merge_sha, merged_at=_now())
             self._save_pulls(git_dir, pulls)
-            return self._change(repo, git_dir, pull, wrote=True)
+            change = self._change(repo, git_dir, pull, wrote=True)
+        self.pipeline.on_push(repo, base_sha, merge_sha)  # the push to the base branch runs the apply
+        return change
 
     def commit_files(self, repo: str, files: dict[str, str], deletes: list[str] | None = None, *,
                      message: str = "Update files", branch: str = "main") -> str:

@@ -8,6 +8,7 @@ cost 500 requests' worth of pull requests; the bulk change under test starts fro
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -150,5 +151,6 @@ def bulk_on_github(tmp: Path, count: int, change: BulkChange, *, selector: Selec
         calls = list(server.calls)
         pulls = sum(len(server.pulls(name)) for name in server.repos)
     return GitHubRun(services=count, changed_services=len(preview.services), request=info,
-                     calls=[(c.method, c.path, c.operation) for c in calls], writes=sum(c.is_write for c in calls),
+                     calls=[(c.method, re.sub(r"\b[0-9a-f]{40}\b", "<sha>", c.path), c.operation) for c in calls],
+                     writes=sum(c.is_write for c in calls),
                      pulls=pulls, files=preview.files, seconds=seconds, submit_seconds=submitted)

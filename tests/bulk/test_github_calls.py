@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.delivery import PIPELINE_READS
 from bot.workflow.api import BulkChange, Selector, State
 from tests.bulk.support import bulk_on_github
 
@@ -27,16 +28,21 @@ def test_api_calls_do_not_grow_with_the_number_of_services(label: str, api: str,
     for run in (small, large):
         assert run.request.state == State.SUCCEEDED, run.request.error
         assert run.pulls == 1  # one repository, one pull request
-        assert [s.kind for s in run.request.steps] == ["open_pr", "approval", "wait_merge", "notify"]
+        pipeline = label.endswith("(infra)")  # an infra PR is planned, then applied, by the pipeline it follows
+        assert [s.kind for s in run.request.steps] == (
+            ["open_pr", "wait_plan", "approval", "wait_merge", "wait_apply", "notify"] if pipeline
+            else ["open_pr", "approval", "wait_merge", "notify"])
     assert large.changed_services > 5 * small.changed_services  # ten times the services...
     assert large.files > 5 * small.files
     assert large.calls == small.calls  # ...the very same API calls, in the same order
+    delivery = [c for c in large.calls if not PIPELINE_READS.search(c[1])]  # following the pipeline: 3 more
+    assert len(large.calls) - len(delivery) == (3 if label.endswith("(infra)") else 0)
     if api == "rest":  # find, base, tree (every file, inline), commit, branch, PR, labels, one merge poll
-        assert len(large.calls) == 8
+        assert len(delivery) == 8
         assert len([c for c in large.calls if c[1].endswith("/git/trees")]) == 1
     else:  # one query, one mutation carrying every file, labels, one merge poll (up to 250 files; beyond,
         # the GraphQL forge reads blob ids in one more query per 250 paths: bench.bulk shows 500 services)
-        assert len(large.calls) == 4 and large.files < 250
+        assert len(delivery) == 4 and large.files < 250
 
 
 def test_the_bench_prints_one_line_per_figure(capsys: pytest.CaptureFixture[str]) -> None:

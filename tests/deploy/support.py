@@ -39,7 +39,7 @@ def head(forge: LocalForge, repo: str) -> str:
 
 
 def values_image(forge: LocalForge, service: str, env: str) -> str:
-    text = forge.read_file(VALUES, f"services/{service}/values-{env}.yaml")
+    text = forge.read_file(VALUES, f"teams/search/{service}/values-{env}.yaml")
     if text is None:
         return "registry.local/none:0"
     return helm.image_reference(yaml.safe_load(text)["image"])
@@ -101,7 +101,7 @@ def settle(argo: ArgoCdServer, clock: ManualClock, seconds: float = 300, step: f
 
 def ci_deploys(forge: LocalForge, service: str, env: str, tag: str, digest: str | None = None) -> str:
     """What the generated CI workflow's yq edit does: set the image of one environment, commit to main."""
-    path = f"services/{service}/values-{env}.yaml"
+    path = f"teams/search/{service}/values-{env}.yaml"
     data = yaml.safe_load(forge.read_file(VALUES, path) or "{}")
     data["image"] = {"repository": data["image"]["repository"], "tag": tag, **({"digest": digest} if digest else {})}
     header = "".join(line for line in (forge.read_file(VALUES, path) or "").splitlines(keepends=True)

@@ -58,7 +58,7 @@ def test_a_healthy_rollout_is_followed_per_environment_to_the_merged_revision(wo
     change = run(services, clock, services.workflow.submit_create(data, ALICE).id, until="wait_deploy")
     ours = head(forge, VALUES)
     assert ours[:7] != merged
-    theirs = forge.commit_files(VALUES, {"services/other/values.yaml": "port: 8080\n"}, message="another service")
+    theirs = forge.commit_files(VALUES, {"teams/search/other/values.yaml": "port: 8080\n"}, message="another service")
     for app in argo.apps.values():
         app.dates.update({ours: "2030-01-01T12:00:00Z", theirs: "2030-01-01T12:01:00Z"})
     done = run(services, clock, change.id)

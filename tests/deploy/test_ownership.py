@@ -24,9 +24,9 @@ from tests.deploy.support import VALUES, build, ci_deploys, run
 from tests.workflow.support import ALICE, spec
 
 DIGEST = "sha256:" + "9" * 64
-DEVEL = "services/ranking-api/values-devel.yaml"
-ALPHA = "services/ranking-api/values-alpha.yaml"
-SHARED = "services/ranking-api/values.yaml"
+DEVEL = "teams/search/ranking-api/values-devel.yaml"
+ALPHA = "teams/search/ranking-api/values-alpha.yaml"
+SHARED = "teams/search/ranking-api/values.yaml"
 
 
 def with_replicas(**replicas: int) -> dict[str, object]:
@@ -68,7 +68,7 @@ def test_change_requests_keep_what_ci_and_developers_own_byte_for_byte(tmp_path:
 # --- the renderer's read-back, pure ---------------------------------------------------------------------------
 CTX = RenderContext(platform=PlatformConfig(), blueprints=BlueprintRegistry.load())
 SPEC = parse_spec(spec(envs=["devel", "alpha", "prod"]), CTX.platform, CTX.blueprints)
-FILES = {e: f"services/ranking-api/values-{e}.yaml" for e in ("devel", "alpha", "prod")}
+FILES = {e: f"teams/search/ranking-api/values-{e}.yaml" for e in ("devel", "alpha", "prod")}
 
 
 def test_images_written_before_they_moved_per_environment_are_kept_everywhere() -> None:
@@ -81,8 +81,9 @@ def test_images_written_before_they_moved_per_environment_are_kept_everywhere() 
 
 
 def test_a_new_environment_starts_from_the_image_of_the_one_it_is_promoted_from() -> None:
-    replicas = helm.environment_values(SPEC, CTX, "alpha")["replicas"]
-    alpha = f"image:\n  repository: r.local/x\n  tag: '2'\nreplicas: {replicas}\n"
+    rendered = helm.environment_values(SPEC, CTX, "alpha")  # replicas and resources as the spec renders them
+    alpha = yaml.safe_dump({"image": {"repository": "r.local/x", "tag": "2"},
+                            **{k: v for k, v in rendered.items() if k != "image"}}, sort_keys=False)
     ctx = dataclasses.replace(CTX, current={FILES["devel"]: "image:\n  repository: r.local/x\n  tag: '3'\n",
                                             FILES["alpha"]: alpha})
     files = helm.render(SPEC, ctx).files

@@ -22,7 +22,7 @@ DIGEST = "sha256:" + "4" * 64
 
 
 def image_of(forge: LocalForge, env: str) -> dict[str, str]:
-    return dict(yaml.safe_load(forge.read_file(VALUES, f"services/ranking-api/values-{env}.yaml") or "")["image"])
+    return dict(yaml.safe_load(forge.read_file(VALUES, f"teams/search/ranking-api/values-{env}.yaml") or "")["image"])
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from bot.slack import aws_views, bulk, home_view, messages
 from bot.slack.reporting import failure_text
 from bot.workflow.api import (
     ApprovalInfo,
+    EnvironmentImage,
     EnvironmentInfo,
     NotAllowed,
     RequestInfo,
@@ -112,7 +113,8 @@ def requests(draw: st.DrawFn) -> RequestInfo:
 def services(draw: st.DrawFn) -> ServiceInfo:
     return ServiceInfo(name=draw(nasty), team=draw(nasty), blueprint=draw(nasty), owner=REQUESTER,
                        environments=[EnvironmentInfo(name=draw(nasty), expires_at=NOW, domain=draw(nasty))],
-                       pr_urls=[PR_URL], description=draw(nasty))
+                       pr_urls=[PR_URL], description=draw(nasty),
+                       images=[EnvironmentImage(environment=draw(nasty), image=draw(nasty), state=draw(nasty))])
 
 
 @st.composite
@@ -136,7 +138,7 @@ def test_no_builder_lets_user_text_become_a_mention_or_a_link(data: st.DataObjec
     step = request.steps[0]
     service = data.draw(services())
     text = data.draw(nasty)
-    approval = ApprovalInfo(request=request, step=step, reasons=[data.draw(nasty)])
+    approval = ApprovalInfo(request=request, step=step, reasons=[data.draw(nasty)], plan=[data.draw(nasty)])
     reset = PasswordReset(user=IamUser(name=data.draw(nasty), arn="arn:aws:iam::111122223333:user/x",
                                        email=data.draw(nasty)),
                           password=TemporaryPassword("Aa1!Aa1!Aa1!Aa1!"), created=True, for_self=data.draw(

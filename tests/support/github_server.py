@@ -38,6 +38,8 @@ from typing import Any
 
 import jwt
 
+from tests.support.github_actions import LOG_PATH, ActionsModel, RawText
+
 API_PREFIX = "/api/v3"
 GRAPHQL_PATH = "/graphql"  # github.com: https://api.github.com/graphql; GHE style: /api/graphql (both served)
 _TREE_MODE = "40000"
@@ -70,6 +72,7 @@ class Call:
     operation: str = ""
     fields: tuple[str, ...] = ()
     repos: tuple[str, ...] = ()
+    document: str = ""  # GraphQL: the query text as sent (checked against GitHub's schema in a test)
 
     @property
     def is_write(self) -> bool:
@@ -256,7 +259,7 @@ class Repo:
 
 
 # Everything an installation is granted unless a test narrows it (what LaunchPad and the infra pipeline use).
-INSTALLATION_PERMISSIONS = {"actions": "read", "checks": "write", "contents": "write", "issues": "write",
+INSTALLATION_PERMISSIONS = {"actions": "write", "checks": "write", "contents": "write", "issues": "write",
                             "metadata": "read", "pull_requests": "write", "statuses": "read", "workflows": "write"}
 _LEVELS = {"read": 1, "write": 2, "admin": 3}
 
@@ -334,6 +337,7 @@ class GitHubServer:
         self.remaining: dict[str | None, int] = {}
         self.graphql_remaining: dict[str | None, int] = {}
         self._lock = threading.RLock()
+        self.actions = ActionsModel(self)  # the infra pipeline's runs, checks, logs and comments
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -588,6 +592,10 @@ class GitHubServer:
             needs = ["pull_requests"]
         elif sub.startswith("/issues"):
             needs = ["issues", "pull_requests"]  # labels on a pull request: either will do
+        elif re.fullmatch(r"/commits/[^/]+/check-runs", sub):
+            needs = ["checks"]
+        elif sub.startswith("/actions/"):
+            needs = ["actions"]  # workflow runs, jobs, logs; re-running failed jobs needs write
         elif sub.startswith(("/git/", "/branches", "/compare", "/contents", "/commits")):
             needs = ["contents"]
         if needs and not any(self.installation_may(token, n, level) for n in needs):
@@ -640,6 +648,7 @@ class GitHubServer:
             tree = self.objects.build({p: ("100644", self.objects.blob(c.encode())) for p, c in (files or {}).items()})
             sha = self.objects.commit(tree, [], "Initial commit\n", _person("Seed"), _person("Seed"))
             repo.refs[f"refs/heads/{branch}"] = sha
+            self.actions.observe()
             return sha
 
     def commit(self, full_name: str, files: dict[str, str], deletes: list[str] | None = None, *,
@@ -656,11 +665,14 @@ class GitHubServer:
             sha = self.objects.commit(self.objects.build(flat), [parent], message + "\n", _person("Someone"),
                                       _person("Someone"))
             _set_ref(repo, f"refs/heads/{branch}", sha)
+            self.actions.observe()
             return sha
 
     def merge_pull(self, full_name: str, number: int) -> str:
         with self._lock:
-            return self._merge(self.repos[full_name], number)
+            sha = self._merge(self.repos[full_name], number)
+            self.actions.observe()
+            return sha
 
     def delete_pull(self, full_name: str, number: int) -> None:
         with self._lock:
@@ -727,6 +739,7 @@ class GitHubServer:
             operation = github_graphql.describe(body)
             call.kind, call.operation, call.fields, call.repos = (operation.kind, operation.name, operation.fields,
                                                                   operation.repos)
+            call.document = str((_json(body) or {}).get("query", "")) if body else ""
         else:
             m = re.match(r"/repos/([^/]+/[^/]+)", path)
             call.repos = (m.group(1),) if m else ()
@@ -738,6 +751,11 @@ class GitHubServer:
         if fault is not None and fault.delay:
             time.sleep(fault.delay)
         status, extra, payload = 500, {}, None
+        if path.startswith(LOG_PATH) and method == "GET":  # a signed log download: no token, plain text
+            full_name, _, job_id = path[len(LOG_PATH):].rpartition("/")
+            with self._lock:
+                call.status = 200
+                return 200, {}, self.actions.log(full_name, int(job_id))
         try:
             if fault is not None and fault.status is not None and not fault.lose_response:
                 if fault.payload is not None:
@@ -753,18 +771,28 @@ class GitHubServer:
                     status, payload = 200, github_graphql.execute(self, _json(body), call)
                 else:
                     status, payload = self._route(method, path, query, _json(body), token)
+                self.actions.observe()  # what GitHub Actions would start after this call
+            if status == 302 and isinstance(payload, dict):
+                extra, payload = {"location": payload["__location__"]}, None
             if fault is not None and fault.lose_response:
                 raise ApiError(fault.status or 502, fault.message, headers=fault.headers)
         except ApiError as err:
             status, extra, payload = err.status, err.headers, err.body
+        charged = True
+        if method == "GET" and status == 200 and payload is not None and not graphql:
+            digest = hashlib.sha1(json.dumps(payload, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+            etag = f'"{digest}"'
+            extra = {**extra, "etag": etag}
+            if headers.get("if-none-match") == etag:  # GitHub: a 304 does not count against the rate limit
+                status, payload, charged = 304, None, False
         call.status = status
-        return status, {**self._rate_headers(token, graphql), **extra}, payload
+        return status, {**self._rate_headers(token, graphql, charged), **extra}, payload
 
-    def _rate_headers(self, token: str | None, graphql: bool = False) -> dict[str, str]:
+    def _rate_headers(self, token: str | None, graphql: bool = False, charged: bool = True) -> dict[str, str]:
         """REST ('core') and GraphQL have separate budgets per token, as on GitHub (here: 1 per call)."""
         pool = self.graphql_remaining if graphql else self.remaining
         with self._lock:
-            left = pool.get(token, self.rate_limit) - 1
+            left = pool.get(token, self.rate_limit) - (1 if charged else 0)
             pool[token] = max(left, 0)
         return {"x-ratelimit-limit": str(self.rate_limit), "x-ratelimit-remaining": str(max(left, 0)),
                 "x-ratelimit-reset": str(int(time.time()) + 3600), "x-ratelimit-used": str(self.rate_limit - left),
@@ -897,6 +925,9 @@ class GitHubServer:
             elif method != "GET":
                 raise ApiError(404, "Not Found")
             return 200, [self._label_json(repo, n) for n in pull.labels]
+        answer = self.actions.route(repo, method, sub, query, body)  # Actions, checks, comments
+        if answer is not None:
+            return answer
         raise ApiError(404, "Not Found")
 
     # --- endpoint bodies -----------------------------------------------------------------------
@@ -1220,10 +1251,12 @@ class _Handler(BaseHTTPRequestHandler):
             status, extra, payload = self.github.handle(self.command, self.path, headers, body)
         except Exception as err:  # a bug in the fake must show up as a 500, not a hung client
             status, extra, payload = 500, {}, {"message": f"fake server error: {type(err).__name__}: {err}"}
-        data = b"" if payload is None else json.dumps(payload).encode()
+        text = isinstance(payload, RawText)
+        data = b"" if payload is None else payload.encode() if text else json.dumps(payload).encode()
         try:
             self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
+            kind = "text/plain" if text else "application/json"
+            self.send_header("Content-Type", f"{kind}; charset=utf-8")
             self.send_header("Content-Length", str(len(data)))
             for name, value in extra.items():
                 self.send_header(name, value)

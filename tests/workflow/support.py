@@ -104,6 +104,9 @@ class CountingForge:
     def list_files(self, repo: str, prefix: str = "", ref: str = "main") -> list[str]:
         return self.forge.list_files(repo, prefix, ref)
 
+    def __getattr__(self, name: str) -> Any:  # the pipeline reads (checks, runs, jobs, logs, comments) as they are
+        return getattr(self.forge, name)
+
 
 class Recorder:
     """A Notifier that remembers what it was told."""

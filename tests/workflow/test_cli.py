@@ -77,7 +77,7 @@ def test_a_gated_request_from_the_terminal(capsys: pytest.CaptureFixture[str], t
     assert code == 1 and "only members of sre" in err
     code, out, err = run(capsys, "approve", "1", "--as-sre", "--reason", "capacity ok", "--wait")
     assert code == 0, err
-    assert "Approved step 2 of request #1" in out and "succeeded" in out
+    assert "Approved step 3 of request #1" in out and "succeeded" in out  # after open PR, plan
 
     code, out, _ = run(capsys, "status", "1")
     assert code == 0 and "decided by cli:bob: capacity ok" in out and "[done]" in out

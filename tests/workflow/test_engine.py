@@ -54,11 +54,12 @@ def test_devel_request_runs_to_success(make: Any, tmp_path: Path) -> None:
     assert all(s.state == State.SUCCEEDED and s.attempts == 1 for s in info.steps)
     kinds = [s.kind for s in info.steps]
     assert kinds[-1] == "notify"
-    for step in open_steps(info):
-        assert kinds[step.position + 1] == "wait_merge"
+    for step in open_steps(info):  # infra PRs are planned first and applied after the merge (pipeline.py)
+        after = ["wait_plan", "wait_merge", "wait_apply"] if step.repo == "infra" else ["wait_merge"]
+        assert kinds[step.position + 1: step.position + 1 + len(after)] == after
     if any(s.repo == "infra" for s in open_steps(info)):
         last_infra = max(s.position for s in open_steps(info) if s.repo == "infra")
-        assert kinds[last_infra + 2] == "bind"  # bind follows the infra merge
+        assert kinds[last_infra + 4] == "bind"  # bind follows the infra apply
     opened = [s for s in open_steps(info) if s.pr_number]
     all_pulls = [p for ps in pulls(forge.root).values() for p in ps]
     assert len(all_pulls) == len(opened)
@@ -84,7 +85,8 @@ def test_prod_request_stops_at_the_approval_gate(make: Any, tmp_path: Path) -> N
     assert [a.step.id for a in wf.pending_approvals()] == [gate.id]
     assert "approval_needed" in recorder.kinds()
     first = open_steps(info)[0]
-    assert first.pr_number and info.steps[first.position + 1].id == gate.id  # the gate sees a real PR...
+    assert first.pr_number and info.steps[first.position + 2].id == gate.id  # the gate sees a real PR, planned...
+    assert info.steps[first.position + 1].kind == "wait_plan"
     assert all(p["state"] == "open" for ps in pulls(forge.root).values() for p in ps)  # ...and nothing merged
 
     with pytest.raises(NotAllowed, match="never approves their own"):

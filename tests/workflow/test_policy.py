@@ -47,6 +47,10 @@ CASES: list[tuple[str, RequestKind, dict[str, Any], dict[str, Any] | None, list[
     ("delete prod", RequestKind.DELETE, spec(envs=["devel", "prod"]), None, ["prod"], ["prod", "delete-prod"]),
     ("delete tmp with a cache", RequestKind.DELETE, spec(envs=["tmp-x"], components={"elasticache": {}}), None,
      ["tmp-x"], ["data-stores"]),
+    # a permanent bucket is emptied only when an SRE confirms; a temporary one is generated disposable
+    ("delete devel with s3", RequestKind.DELETE, spec(components={"s3": {}}), None, ["devel"], ["purge-data"]),
+    ("delete tmp with s3", RequestKind.DELETE, spec(envs=["devel", "tmp-x"], components={"s3": {}}), None,
+     ["tmp-x"], []),
 ]
 
 
