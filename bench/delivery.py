@@ -1,7 +1,7 @@
 """Delivery: time from request to every pull request opened, and GitHub API calls per request.
 
 One three-environment web-service request (`examples/ranking-web.yaml`: infra, values, gitops and
-service repositories, 45 files) against the local GitHub server adding `latency` seconds to every
+service repositories, 48 files) against the local GitHub server adding `latency` seconds to every
 call, three ways in the same run:
 
 - LaunchPad over GraphQL (the default `github_api_mode`) and LaunchPad over REST (the fallback): the

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from provisioners import argocd, ci, helm, ownership, tenancy, terragrunt
+from provisioners import argocd, ci, helm, infra_ci, ownership, tenancy, terragrunt
 from provisioners.blueprint import BlueprintRegistry
 from provisioners.errors import PermanentError
 from provisioners.plan import RenderContext, plan, plan_delete
@@ -75,6 +75,7 @@ def test_every_generated_file_resolves_to_its_owners(path: Path) -> None:
         for name in files[repo]:
             got = owners(codeowners, name)
             if name in (ownership.CODEOWNERS_FILE, ownership.REPOSITORY_NOTES, terragrunt.ROOT_FILE) \
+                    or (repo == "infra" and name in infra_ci.files(CTX)) \
                     or name.startswith(("modules/", "teams/" + spec.team + "/argocd/")):
                 assert got == SRE, (repo, name)
             elif repo == "infra" and name.split("/")[-2] in terragrunt.ACCESS_PACKAGES:

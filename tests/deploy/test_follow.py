@@ -143,16 +143,19 @@ def test_delete_waits_until_argo_cd_has_pruned_the_workload(world: Any, tmp_path
     assert run(services, clock, services.workflow.submit_create(spec(), ALICE).id).state == State.SUCCEEDED
     deleted = services.workflow.submit_delete("ranking-api", None, ALICE)
     kinds = [s.kind for s in deleted.steps]
-    assert kinds[:3] == ["open_pr", "wait_merge", "wait_prune"] and deleted.steps[0].repo == "gitops"
+    gitops = next(i for i, s in enumerate(deleted.steps) if s.repo == "gitops")  # after the infra PR that only
+    assert kinds[gitops:gitops + 3] == ["open_pr", "wait_merge", "wait_prune"]  # makes ECR destroyable
+    assert all(s.repo == "infra" and s.kind != "wait_prune" for s in deleted.steps[:gitops])
 
     wf = services.workflow
     while wf.run_pending("w") > 0:
         pass
     info = wf.get_request(deleted.id)
     assert info.current_step().kind == "wait_prune"  # type: ignore[union-attr]
-    infra_prs = [p for p in pulls(forge.root).get("platform/infra-live.git", [])
+    infra_prs = [p["key"] for p in pulls(forge.root).get("platform/infra-live.git", [])
                  if p["key"].startswith(f"{deleted.id}-")]
-    assert infra_prs == []  # nothing under the workload is touched while Argo CD still deletes it
+    assert infra_prs == [f"{deleted.id}-infra-1"]  # only the one making ECR destroyable: nothing under the
+    # workload is removed while Argo CD still deletes it
     assert any("Argo CD is deleting search-ranking-api-devel" in t for t in progress(recorder))
     assert apps["devel"].deleting_since is not None and not apps["devel"].gone
 

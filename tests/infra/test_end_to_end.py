@@ -76,32 +76,33 @@ def test_create_change_delete_apply_and_destroy_every_unit_in_order(world: World
     created = world.run(world.wf.submit_create(spec("svc", components={"s3": {}}), ALICE).id)
     assert created.state == State.SUCCEEDED, created.error
     applied = units(terragrunt, "apply")
-    assert sorted(applied) == ["_shared/svc/ci-role", "_shared/svc/ecr", "devel/svc/iam-role", "devel/svc/s3",
-                               "devel/svc/security-group"]
+    assert sorted(applied) == ["_shared/search/svc/ci-role", "_shared/search/svc/ecr", "devel/search/svc/iam-role",
+                               "devel/search/svc/s3", "devel/search/svc/security-group"]
     assert [s.kind for s in created.steps[:5]] == ["open_pr", "wait_plan", "wait_merge", "wait_apply", "bind"]
     plan = next(t for t in world.texts() if t.startswith("Plan of PR #1 in infra"))
-    assert "+7 ~0 -0" in plan and "devel/svc/s3 (plan): +1 ~0 -0" in plan  # ci-role: 2 stand-in resources
+    assert "+7 ~0 -0" in plan and "devel/search/svc/s3 (plan): +1 ~0 -0" in plan  # ci-role: 2 stand-in resources
     assert any(t.startswith("The pipeline applied for PR #1 in infra") for t in world.texts())
 
     terragrunt.forget_calls()
     changed = world.run(world.wf.submit_create(spec("svc"), ALICE).id)  # s3 dropped
     assert changed.state == State.SUCCEEDED, changed.error
-    assert terragrunt.runs("destroy") == [("destroy", "111111111111/eu-west-1/devel/svc/s3")]
+    assert terragrunt.runs("destroy") == [("destroy", "111111111111/eu-west-1/devel/search/svc/s3")]
     destroy = next(c for c in terragrunt.calls() if c["command"] == "destroy")
     main = world.forge.repo_path(INFRA)
     merged = world.forge.get_change(INFRA, f"{changed.id}-infra-1")
     assert merged is not None and destroy["commit"] == _git(main, "rev-parse", f"{merged.merge_sha}^1")
-    assert "devel/svc/s3" not in str(terragrunt.state())
+    assert "devel/search/svc/s3" not in str(terragrunt.state())
 
     terragrunt.forget_calls()
     deleted = world.run(world.wf.submit_delete("svc", None, ALICE).id)
     assert deleted.state == State.SUCCEEDED, deleted.error
     destroyed = units(terragrunt, "destroy")
-    assert set(destroyed) == {"_shared/svc/ci-role", "_shared/svc/ecr", "devel/svc/iam-role",
-                              "devel/svc/security-group"}
+    assert set(destroyed) == {"_shared/search/svc/ci-role", "_shared/search/svc/ecr", "devel/search/svc/iam-role",
+                              "devel/search/svc/security-group"}
     assert {u.split("/")[-1] for u in destroyed[-2:]} == {"iam-role", "ci-role"}  # IAM last
     assert terragrunt.state() == {}
-    assert terragrunt.runs("apply") == [("apply", "111111111111/eu-west-1/_shared/svc/ecr")]  # force delete first
+    # force delete first
+    assert terragrunt.runs("apply") == [("apply", "111111111111/eu-west-1/_shared/search/svc/ecr")]
     kinds = [(s.kind, s.repo) for s in deleted.steps]
     applies = [i for i, k in enumerate(kinds) if k == ("wait_apply", "infra")]
     opens = [i for i, k in enumerate(kinds) if k[0] == "open_pr"]
@@ -123,30 +124,30 @@ def test_ttl_expiry_destroys_the_environment(world: World, terragrunt: StandIn) 
 
 def test_a_failing_unit_reaches_the_thread_and_retry_reruns_only_what_failed(world: World,
                                                                              terragrunt: StandIn) -> None:
-    terragrunt.fail("/devel/svc/iam-role", "apply", times=1, message="creating IAM Role (devel-svc-irsa): "
+    terragrunt.fail("/devel/search/svc/iam-role", "apply", times=1, message="creating IAM Role (devel-svc-irsa): "
                                                                       "EntityAlreadyExists")
     failed = world.run(world.wf.submit_create(spec("svc"), ALICE).id)
     assert failed.state == State.FAILED
     step = failed.failed_step()
     assert step is not None and step.kind == "wait_apply"
-    assert "111111111111/eu-west-1/devel/svc/iam-role failed to apply" in (step.error or "")
+    assert "111111111111/eu-west-1/devel/search/svc/iam-role failed to apply" in (step.error or "")
     assert "Error: creating IAM Role (devel-svc-irsa): EntityAlreadyExists" in (step.error or "")
     assert any("EntityAlreadyExists" in t and t.startswith("Failed:") for t in world.texts())
     applied_first = set(terragrunt.state())  # what succeeded before the failure
-    assert applied_first and "111111111111/eu-west-1/devel/svc/iam-role" not in applied_first
+    assert applied_first and "111111111111/eu-west-1/devel/search/svc/iam-role" not in applied_first
 
     terragrunt.forget_calls()
     world.wf.retry(failed.id, ALICE)
     done = world.run(failed.id)
     assert done.state == State.SUCCEEDED, done.error
     rerun = [u for _, u in terragrunt.runs("apply")]
-    assert rerun[0] == "111111111111/eu-west-1/devel/svc/iam-role"  # the failed unit, then what it held up
+    assert rerun[0] == "111111111111/eu-west-1/devel/search/svc/iam-role"  # the failed unit, then what it held up
     assert set(rerun) == set(terragrunt.state()) - applied_first  # nothing that succeeded is applied again
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgres"], indirect=True)  # the inserted step moves positions
 def test_a_plan_that_replaces_stops_a_create_for_an_sre(world: World, terragrunt: StandIn) -> None:
-    terragrunt.replace("/devel/svc/security-group")
+    terragrunt.replace("/devel/search/svc/security-group")
     stopped = world.run(world.wf.submit_create(spec("svc"), ALICE).id)
     assert stopped.state == State.WAITING and stopped.kind == "create"
     gate = next(s for s in stopped.steps if s.kind == "approval" and s.state == State.WAITING)

@@ -41,7 +41,7 @@ def test_a_request_follows_plan_and_apply_with_conditional_polls(world: tuple[Gi
     info = w.drive(w.workflow.submit_create(web_spec(["devel"]), ALICE).id, rounds=200)
     assert info.state == State.SUCCEEDED, info.error
     plan = next(t for t in texts(recorder) if t.startswith("Plan of PR #1 in infra"))
-    assert "devel/ranking-web/security-group (plan): +1 ~0 -0" in plan
+    assert "devel/search/ranking-web/security-group (plan): +1 ~0 -0" in plan
     assert any(t.startswith("The pipeline applied for PR #1 in infra") for t in texts(recorder))
     reads = w.server.calls_matching("GET", PIPELINE_READS)
     assert reads and all(c.repos == (INFRA,) for c in reads)
@@ -52,12 +52,13 @@ def test_a_request_follows_plan_and_apply_with_conditional_polls(world: tuple[Gi
 
 def test_a_failed_apply_names_the_unit_and_retry_reruns_the_failed_jobs(world: tuple[GitHubWorld, Recorder]) -> None:
     w, _ = world
-    w.server.actions.fail("/devel/ranking-web/dns", event="push", message="creating Route53 Record: InvalidChangeBatch")
+    w.server.actions.fail("/devel/search/ranking-web/dns", event="push",
+                          message="creating Route53 Record: InvalidChangeBatch")
     failed = w.drive(w.workflow.submit_create(web_spec(["devel"]), ALICE).id)
     assert failed.state == State.FAILED
     step = failed.failed_step()
     assert step is not None and step.kind == "wait_apply"
-    assert "devel/ranking-web/dns failed to apply" in (step.error or "")
+    assert "devel/search/ranking-web/dns failed to apply" in (step.error or "")
     assert "Error: creating Route53 Record: InvalidChangeBatch" in (step.error or "")
     assert "/actions/runs/" in (step.error or "")  # the link to the job's log
     w.workflow.retry(failed.id, ALICE)

@@ -106,8 +106,8 @@ def test_atlantis_yaml_keeps_other_services_and_drops_removed_units() -> None:
     dirs = [p["dir"] for p in merged["projects"]]
     assert "999/eu-west-1/devel/other/s3" in dirs and len(dirs) == 1 + len(infra_pipeline.units_in(created.files))
     assert all(p["workflow"] == infra_ci.ATLANTIS_WORKFLOW for p in merged["projects"])
-    target_group = next(p for p in merged["projects"] if p["dir"].endswith("/devel/ranking-web/target-group"))
-    assert "../../../../../modules/launchpad-target-group/*.tf*" in target_group["autoplan"]["when_modified"]
+    target_group = next(p for p in merged["projects"] if p["dir"].endswith("/devel/search/ranking-web/target-group"))
+    assert "../../../../../../modules/launchpad-target-group/*.tf*" in target_group["autoplan"]["when_modified"]
     removed = terragrunt.render_delete(spec, ctx, ["devel", "alpha", "prod"])
     after = infra_ci.merged_atlantis(infra_ci.merged_atlantis(yaml.safe_dump(merged), removed[0]), removed[1])
     assert [p["dir"] for p in yaml.safe_load(after)["projects"]] == ["999/eu-west-1/devel/other/s3"]
