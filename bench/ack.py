@@ -1,7 +1,8 @@
 """Slack ack latency, LaunchPad against a minimal Bolt app served the same way; and Socket Mode acks.
 
-HTTP: the real `launchpad serve --http` (gunicorn; SQLite and the local forge under a temporary
-directory, background jobs on, as deployed) and `bench/minimal_app.py` (a Bolt app that only acks)
+HTTP: the real `launchpad serve --http --no-worker` (gunicorn; SQLite and the local forge under a
+temporary directory) with a `launchpad worker` process beside it, as the Helm chart deploys them, and
+`bench/minimal_app.py` (a Bolt app that only acks)
 under the very same gunicorn options, both with the Slack Web API pointed at the local recording
 server. Each gets a burst of N concurrent signed `/launchpad new` commands, then N concurrent valid
 new-service form submissions (released at once by a barrier). Latency is what Slack sees: from sending
@@ -146,12 +147,19 @@ def _http(concurrency: int) -> dict[str, Any]:
         config = tmp / "launchpad.yaml"
         config.write_text(yaml.safe_dump(_config(tmp, slack)))
         servers = {
-            "launchpad": (["-m", "bot.cli", "serve", "--http", "--port", "0"], "serving Slack events on "),
+            "launchpad": (["-m", "bot.cli", "serve", "--http", "--no-worker", "--port", "0"],
+                          "serving Slack events on "),
             "minimal": (["-m", "bench.minimal_app"], "serving Slack events on "),
         }
         view: dict[str, Any] | None = None
         for name, (argv, marker) in servers.items():
             proc, url = _start(argv, config, tmp / f"{name}.log", marker)
+            worker = None
+            if name == "launchpad":  # as the Helm chart deploys it: the jobs in a worker process of their own
+                env = {k: v for k, v in os.environ.items() if not k.startswith("LAUNCHPAD_")}
+                env["LAUNCHPAD_CONFIG_FILE"] = str(config)
+                worker = subprocess.Popen([sys.executable, "-m", "bot.cli", "worker"], cwd=ROOT, env=env,
+                                          stdout=subprocess.DEVNULL, stderr=(tmp / "worker.log").open("w"))
             try:
                 if name == "launchpad":  # the minimal app has no probes; its warm-up below is enough
                     _ready(url.removesuffix("/slack/events"))
@@ -165,6 +173,8 @@ def _http(concurrency: int) -> dict[str, Any]:
                 submissions = burst(url, forms)
             finally:
                 _stop(proc)
+                if worker is not None:
+                    _stop(worker)
             out[name] = {"slash_commands": _http_summary(commands, lambda status, body: status == 200),
                          "view_submissions": _http_summary(submissions,
                                                            lambda status, body: status == 200 and body == "")}
