@@ -2,9 +2,11 @@
 
 No logic lives here. The WebClient talks to `settings.slack_api_url` and retries 429s (honouring
 Retry-After), connection errors and 5xx. Listeners run after their ack (`process_before_response`
-stays False: this is a long-running server in both Socket Mode and HTTP mode, not a FaaS), so every
-ack is immediate and no work runs inside it. Listener groups are registered in a fixed order, each
-with `register(app, ...)`; nothing registers itself at import time. The AWS group goes first: its
+stays False: this is a long-running server in both Socket Mode and HTTP mode, not a FaaS); every
+listener is wrapped at registration (`LaunchPadApp`) so its errors are reported and its post-ack part
+takes a turn in the bounded `AfterAckPool`, leaving Bolt's listener threads free for acks. Listener
+groups are registered in a fixed order, each with `register(app, ...)`; nothing registers itself at
+import time. The AWS group goes first: its
 `/launchpad lookup|password` listeners must match before the general `/launchpad` one. One error
 handler serves them all. The CLI (`bot/commands`) reaches the Slack package only through this module
 (`tests/test_layering.py`), hence the re-exports above the listener groups.
@@ -15,9 +17,11 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from slack_bolt import App, BoltContext
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
@@ -29,11 +33,15 @@ from bot.config import Settings
 from bot.services import Services
 from bot.slack import actions, aws_listeners, bulk, commands, home, views
 from bot.slack.actors import ActorDirectory
+from bot.slack.afterack import AfterAckPool
 from bot.slack.aws_listeners import tell_target as tell_target
 from bot.slack.notifier import SlackNotifier as SlackNotifier
+from bot.slack.registry import LaunchPadApp
 from bot.slack.reporting import report_error
 from bot.slack.surface import SlackSurface
 from bot.slack.web import HttpServer as HttpServer
+from bot.slack.web import SlackEdge
+from bot.store.deliveries import DeliveryLog
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +58,22 @@ def build_client(settings: Settings) -> WebClient:
 
 
 def build_app(settings: Settings, services: Services, *, client: WebClient | None = None,
-              notifier: SlackNotifier | None = None) -> App:
+              notifier: SlackNotifier | None = None) -> LaunchPadApp:
     """The Bolt App with every listener group; the SlackNotifier becomes the workflow's notifier."""
     client = client or build_client(settings)
     signing_secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
-    app = App(
+    deliveries = DeliveryLog(services.store, lambda: datetime.now(UTC))  # signed requests acted on, all replicas
+    after_ack = AfterAckPool(settings.slack_after_ack_workers, settings.slack_after_ack_queue,
+                             first_delivery=deliveries.first)
+    app = LaunchPadApp(
         client=client,
         signing_secret=signing_secret,  # "" only in Socket Mode, where Slack's requests are not signed
         process_before_response=False,
         token_verification_enabled=False,
         name="launchpad",
+        after_ack=after_ack,
+        listener_executor=ThreadPoolExecutor(max_workers=after_ack.threads_needed + settings.slack_ack_threads,
+                                             thread_name_prefix="launchpad-listener"),
     )
     notifier = notifier or SlackNotifier(client, settings)
     notifier.set_thread = services.workflow.set_thread
@@ -75,6 +89,12 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
     for group in LISTENER_GROUPS:
         group.register(app, surface)
     return app
+
+
+def build_edge(settings: Settings) -> SlackEdge:
+    """The checks before Bolt in HTTP mode: body size and signature (refusals logged quietly)."""
+    secret = settings.slack_signing_secret.get_secret_value() if settings.slack_signing_secret else ""
+    return SlackEdge(secret, max_body=settings.http_max_body_bytes)
 
 
 def attach_notifier(settings: Settings, services: Services) -> SlackNotifier | None:

@@ -95,6 +95,22 @@ class Settings(BaseSettings):
     usergroup_cache_seconds: int = 300
     http_host: str = "0.0.0.0"
     http_port: int = 3000
+    http_workers: int = Field(default=1, ge=1, description="`serve --http`: gunicorn worker processes; each runs "
+                              "the whole app (and the background jobs unless --no-worker), like a replica")
+    http_threads: int = Field(default=16, ge=1, description="`serve --http`: request threads per gunicorn worker "
+                              "(gthread); a thread is held only until the ack")
+    http_graceful_timeout_seconds: int = Field(default=30, ge=1, description="`serve --http`: on SIGTERM or a "
+                                               "reload (SIGHUP), how long requests in flight get to finish")
+    http_max_body_bytes: int = Field(default=1_048_576, ge=1024, description="larger request bodies get 413 before "
+                                     "they are read or verified (Slack's payloads are far smaller)")
+    slack_after_ack_workers: int = Field(default=2, ge=1, description="listeners running their post-ack part "
+                                         "(render, write, call Slack) at once, per process; sized for 2 cores")
+    slack_after_ack_queue: int = Field(default=200, ge=0, description="post-ack parts waiting for a turn; one more "
+                                       "is refused and the user told to try again (nothing is done)")
+    slack_ack_threads: int = Field(default=16, ge=1, description="threads for ack parts (validate, ack) on top of "
+                                   "the post-ack workers and queue; Bolt's listener pool is the sum of the three")
+    slack_reconnect_max_seconds: float = Field(default=5.0, gt=0, description="Socket Mode: the longest wait "
+                                               "between reconnect attempts (backoff from 0.5 s doubles up to it)")
 
     # --- workflow ----------------------------------------------------------------------------
     approval_policy_file: Path | None = Field(default=None, description="YAML approval rules; default built in")
@@ -188,6 +204,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"platform.environments.{env} leaves {', '.join(missing)} at the example "
                                  "placeholders; set them to this environment's own values (docs/configuration.md)")
         return self
+
+    @field_validator("slack_bot_token", "slack_app_token", "slack_signing_secret", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        """`LAUNCHPAD_SLACK_APP_TOKEN=` (set but empty, as a blank Kubernetes secret makes it) means unset."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        if isinstance(value, SecretStr) and not value.get_secret_value().strip():
+            return None
+        return value
 
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'launchpad.db'}"

@@ -57,8 +57,9 @@ class Metrics:
             "(done, wait, transient, permanent, error).", ["kind", "outcome"], buckets=STEP_BUCKETS,
             registry=self.registry)
         self.ack_seconds = Histogram(
-            "launchpad_slack_ack_seconds", "Time from a Slack request's arrival to its HTTP response (the ack), "
-            "by HTTP status.", ["status"], buckets=ACK_BUCKETS, registry=self.registry)
+            "launchpad_slack_ack_seconds", "Time from a Slack request's arrival to its ack: the HTTP response "
+            "(mode http, by HTTP status) or the envelope ack sent back (mode socket_mode).", ["mode", "status"],
+            buckets=ACK_BUCKETS, registry=self.registry)
         self._state = _StateCollector()
         self.registry.register(self._state)
 
@@ -66,6 +67,14 @@ class Metrics:
     def watch_requests(self, counts: RequestCounts) -> None:
         """Count requests by state and kind from `counts` on every scrape (e.g. `request_counts(store)`)."""
         self._state.requests = counts
+
+    def watch_after_ack(self, pool: Any) -> None:
+        """Expose the post-ack pool's load (`AfterAckPool.snapshot()`: running, waiting) on every scrape."""
+        self._state.after_ack = pool.snapshot
+
+    def watch_socket_mode(self, link: Any) -> None:
+        """Expose the Socket Mode link (`SocketModeLink.stats()`: connected, reconnects) on every scrape."""
+        self._state.socket_mode = link.stats
 
     def watch_quotas(self, quotas: Quotas) -> None:
         """Expose GitHub's remaining quota per credential from `quotas` (e.g. `ForgeRouter.quotas`)."""
@@ -75,8 +84,8 @@ class Metrics:
     def observe_step(self, kind: str, outcome: str, seconds: float) -> None:
         self.step_seconds.labels(kind=kind, outcome=outcome).observe(seconds)
 
-    def observe_ack(self, status: int, seconds: float) -> None:
-        self.ack_seconds.labels(status=str(status)).observe(seconds)
+    def observe_ack(self, status: int, seconds: float, mode: str = "http") -> None:
+        self.ack_seconds.labels(mode=mode, status=str(status)).observe(seconds)
 
     # --- exposition -------------------------------------------------------------------------------------
     def exposition(self) -> bytes:
@@ -94,11 +103,25 @@ class _StateCollector(Collector):
     def __init__(self) -> None:
         self.requests: RequestCounts | None = None
         self.quotas: Quotas | None = None
+        self.after_ack: Callable[[], tuple[int, int]] | None = None
+        self.socket_mode: Callable[[], tuple[bool, int]] | None = None
 
     def describe(self) -> Iterable[Any]:
         return []  # values are only known at scrape time
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
+        if self.after_ack is not None:
+            running, waiting = self.after_ack()
+            yield GaugeMetricFamily("launchpad_slack_after_ack_running", "Listeners running their post-ack part now.",
+                                    value=running)
+            yield GaugeMetricFamily("launchpad_slack_after_ack_waiting", "Post-ack parts waiting for a turn "
+                                    "(slack_after_ack_queue is the most that may wait).", value=waiting)
+        if self.socket_mode is not None:
+            connected, reconnects = self.socket_mode()
+            yield GaugeMetricFamily("launchpad_slack_socket_mode_connected", "1 while the Socket Mode connection "
+                                    "to Slack is open, else 0.", value=1 if connected else 0)
+            yield GaugeMetricFamily("launchpad_slack_socket_mode_reconnects", "Socket Mode reconnections since "
+                                    "the process started (refreshes and drops).", value=reconnects)
         if self.requests is not None:
             gauge = GaugeMetricFamily("launchpad_requests", "Requests by state and kind.", labels=["state", "kind"])
             counts = _safely(self.requests, "request counts")

@@ -117,8 +117,8 @@ def test_metered_http_server_times_acks_and_serves_metrics(tmp_path: Path, slack
             assert response.status == 200
             assert response.headers["Content-Type"].startswith("text/plain")
             text = response.read().decode()
-        assert 'launchpad_slack_ack_seconds_count{status="200"} 1.0' in text
-        assert 'launchpad_slack_ack_seconds_count{status="401"} 1.0' in text
+        assert 'launchpad_slack_ack_seconds_count{mode="http",status="200"} 1.0' in text
+        assert 'launchpad_slack_ack_seconds_count{mode="http",status="401"} 1.0' in text
         assert 'launchpad_requests{kind="create",state="pending"} 0.0' in text
         with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as response:
             assert response.status == 200

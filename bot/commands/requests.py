@@ -284,8 +284,8 @@ def _probes(services: Services, port: int, out: TextIO) -> Any:
     """A worker process's own /metrics (step durations, GitHub quota), /healthz and /readyz: the same
     handler `serve` uses, without a Slack app behind it."""
     from bot.app import HttpServer
-    from bot.commands.serve import database_problem
     from bot.metrics import MeteredWsgi, instrument_services
+    from bot.serving import database_problem
 
     metrics = instrument_services(services)
     server = HttpServer(MeteredWsgi(None, metrics, ready=lambda: database_problem(services)),

@@ -1,9 +1,11 @@
 """`launchpad serve`: run the Slack app (Socket Mode by default, `--http` for the Events API) and the workers.
 
-Refuses to start without the Slack credentials the chosen mode needs and names the variables to set.
-HTTP mode serves `/slack/events`, `/healthz`, `/readyz` and `/metrics` on `settings.http_host:http_port`;
-Socket Mode serves the probes and metrics there too (no public URL needed). Background jobs (claim
-steps, TTLs, reminders) run in the same process unless `--no-worker`.
+Refuses to start without the Slack credentials the chosen mode needs (an empty variable counts as
+missing) and names the variables to set. HTTP mode runs gunicorn (`bot/serving.py`) serving
+`/slack/events`, `/healthz`, `/readyz` and `/metrics` on `settings.http_host:http_port`; Socket Mode
+keeps one link to Slack (`bot/slack/socket_mode.py`) and serves the probes (`/readyz` is 503 while the
+link is down) and metrics there too (no public URL needed). Background jobs (claim steps, TTLs,
+reminders) run in each serving process unless `--no-worker`.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ def register(sub: Any) -> None:
 def missing_credentials(settings: Settings, *, http: bool) -> list[str]:
     """The environment variables that must be set before `serve` can talk to Slack in this mode."""
     missing = []
-    if settings.slack_bot_token is None:
+    if settings.slack_bot_token is None:  # empty values are unset too (Settings turns "" into None)
         missing.append("LAUNCHPAD_SLACK_BOT_TOKEN")
     if http and settings.slack_signing_secret is None:
         missing.append("LAUNCHPAD_SLACK_SIGNING_SECRET")
@@ -63,45 +65,43 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
         lines.append(f"  Running {other}. See docs/slack.md.")
         print("\n".join(lines), file=sys.stderr)
         return 2
-
-    from bot.app import HttpServer, SlackNotifier, build_app, build_client
-    from bot.metrics import MeteredWsgi, instrument_services
-    from bot.services import CredentialsError, build_services, startup_problems
-
-    client = build_client(settings)
-    notifier = SlackNotifier(client, settings)
-    try:
-        services = build_services(settings, notifier=notifier)
-        problems = startup_problems(services)
-    except CredentialsError as err:
-        problems = err.problems
-    else:
-        if problems:
-            services.close()
+    problems = startup_problems_of(settings)
     if problems:
         print("\n".join(f"launchpad serve: {line}" for line in problems), file=sys.stderr)
         return 2
-    app = build_app(settings, services, client=client, notifier=notifier)
-    metrics = instrument_services(services)
-    wsgi = MeteredWsgi(app if args.http else None, metrics, ready=lambda: database_problem(services))
     host = args.host or settings.http_host
     port = settings.http_port if args.port is None else args.port
-    server = HttpServer(wsgi, host, port)
-    jobs = None if args.no_worker else start_jobs(services)
-    socket_mode: Any = None
+    if args.http:
+        from bot.serving import serve_http
+
+        def announce(url: str) -> None:
+            print(f"launchpad: serving Slack events on {url}/slack/events", flush=True)
+
+        code = serve_http(settings, host, port, with_jobs=not args.no_worker, announce=announce)
+        print("launchpad: stopped", flush=True)
+        return code
+    return run_socket_mode(settings, host, port, with_jobs=not args.no_worker)
+
+
+def run_socket_mode(settings: Settings, host: str, port: int, *, with_jobs: bool) -> int:
+    """Socket Mode: one process, the probes and metrics on a small HTTP server, the link to Slack kept open."""
+    from bot.serving import HttpServer, SocketModeLink, build_runtime
+
+    assert settings.slack_app_token is not None
+    holder: dict[str, SocketModeLink] = {}
+    runtime = build_runtime(settings, http=False, with_jobs=with_jobs,
+                            connection=lambda: holder["link"].problem() if "link" in holder else "starting")
+    link = SocketModeLink(runtime.app, settings.slack_app_token.get_secret_value(), settings=settings,
+                          on_ack=lambda seconds: runtime.metrics.observe_ack(200, seconds, mode="socket_mode"))
+    holder["link"] = link
+    runtime.metrics.watch_socket_mode(link)
+    server = HttpServer(runtime.wsgi, host, port)
     previous = _stop_on_sigterm()
     try:
-        if args.http:
-            print(f"launchpad: serving Slack events on {server.url}/slack/events", flush=True)
-            server.serve_forever()
-            return 0
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
         server.start()
         print(f"launchpad: connecting to Slack with Socket Mode (probes on {server.url})", flush=True)
-        assert settings.slack_app_token is not None
-        socket_mode = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
-        socket_mode.start()
+        link.connect()
+        link.wait()
         return 0
     except SlackApiError as exc:
         error = exc.response.get("error")
@@ -114,12 +114,23 @@ def run_serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
-        if socket_mode is not None:
-            socket_mode.close()
-        if jobs is not None:
-            jobs.shutdown(wait=False)  # a step cut short is resumed by the next worker when its lease expires
-        notifier.close()
+        link.close()
         server.stop()
+        runtime.close()
+
+
+def startup_problems_of(settings: Settings) -> list[str]:
+    """Credentials that cannot work, checked once before any server starts (and before gunicorn forks:
+    the services built here are closed again; each serving process builds its own)."""
+    from bot.services import CredentialsError, build_services, startup_problems
+
+    try:
+        services = build_services(settings)
+    except CredentialsError as err:
+        return list(err.problems)
+    try:
+        return list(startup_problems(services))
+    finally:
         services.close()
 
 
@@ -135,19 +146,3 @@ def _stop_on_sigterm() -> Any:
         raise Stop()
 
     return signal.signal(signal.SIGTERM, stop)
-
-
-def database_problem(services: Any) -> str | None:
-    """Readiness: the database answers a trivial query (None), or what went wrong."""
-    services.workflow.list_requests(limit=1)
-    return None
-
-
-def start_jobs(services: Any) -> Any:
-    """The same scheduled jobs as `launchpad worker`, in this process (leases make replicas safe)."""
-    from bot.jobs import build_scheduler
-    from bot.workflow.engine import worker_name
-
-    scheduler = build_scheduler(services.workflow, worker_name("serve"), services.settings.worker_poll_seconds)
-    scheduler.start()
-    return scheduler

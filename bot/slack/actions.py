@@ -19,7 +19,6 @@ from bot.slack.blocks import escape, user_ref
 from bot.slack.home import publish_home
 from bot.slack.messages import decided_approval_message, group_label, parse_delete_value, text_message
 from bot.slack.modals import deny_reason_modal, new_service_modal
-from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import Actor, RequestInfo, State, StepInfo
 from bot.workflow.policy import may_decide
@@ -87,19 +86,16 @@ def register(app: App, surface: SlackSurface) -> None:
         after_decision(surface, client, request, step_id, container, user_id)
 
     @app.action(ids.APPROVE)
-    @reported
     def approve(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         decide_click(body, respond, client, approve=True)
 
     @app.action(ids.DENY)
-    @reported
     def deny(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         decide_click(body, respond, client, approve=False)
 
     @app.action(ids.RETRY)
-    @reported
     def retry(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         request_id = int(body["actions"][0]["value"])
@@ -110,7 +106,6 @@ def register(app: App, surface: SlackSurface) -> None:
         _tell(body, respond, client, f":arrows_counterclockwise: Retrying request #{request.id}{where}.")
 
     @app.action(ids.DELETE_CONFIRM)
-    @reported
     def delete_confirm(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         service, envs = parse_delete_value(body["actions"][0]["value"])
@@ -120,14 +115,12 @@ def register(app: App, surface: SlackSurface) -> None:
                      "follow it in its thread.", replace_original=True)
 
     @app.action(ids.DELETE_CANCEL)
-    @reported
     def delete_cancel(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         service, _ = parse_delete_value(body["actions"][0]["value"])
         respond(text=f"Kept {escape(service)}; nothing was deleted.", replace_original=True)
 
     @app.action(ids.OPEN_NEW_SERVICE)
-    @reported
     def open_new_service(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         registry = surface.blueprints

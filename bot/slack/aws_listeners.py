@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
-from slack_bolt import Ack, App, Respond
+from slack_bolt import Ack, App, BoltContext, Respond
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
@@ -36,11 +36,12 @@ from bot.slack.aws_views import (
     target_from_form,
 )
 from bot.slack.blocks import section
+from bot.slack.reporting import failure_text
 from provisioners.errors import LaunchPadError
 
 log = logging.getLogger(__name__)
 
-USAGE = "Usage: `/launchpad lookup <domain>`, e.g. `/launchpad lookup shop.example.com`."
+USAGE = "Usage: `/launchpad lookup &lt;domain&gt;`, e.g. `/launchpad lookup shop.example.com`."  # mrkdwn
 
 
 def _subcommand(body: dict[str, Any]) -> tuple[str, str]:
@@ -109,7 +110,8 @@ def register(app: App, services: HasServices, actors: ActorDirectory | None = No
         open_modal(client, body["trigger_id"], body["user"]["id"])
 
     @app.view(PASSWORD_VIEW)
-    def password_submit(ack: Ack, body: dict[str, Any], client: WebClient, view: dict[str, Any]) -> None:
+    def password_submit(ack: Ack, body: dict[str, Any], client: WebClient, view: dict[str, Any],
+                        context: BoltContext) -> None:
         values = view.get("state", {}).get("values", {})
         if not confirmed(values):
             ack(response_action="errors", errors={FIELD_CONFIRM: "Tick this to confirm."})
@@ -123,6 +125,10 @@ def register(app: App, services: HasServices, actors: ActorDirectory | None = No
             reset = operations_for(services).passwords.reset(request)
         except (AwsError, LaunchPadError, BotoCoreError) as exc:
             client.views_update(view_id=view["id"], view=password_error_modal(str(exc)))
+            return
+        except Exception as exc:  # the modal says "Setting a new password…": it must never be left saying so
+            text = failure_text(exc, context.get("request_id") or "unknown")
+            client.views_update(view_id=view["id"], view=password_error_modal(text, escaped=True))
             return
         notified = tell_target(client, reset, f"<@{user_id}>") if reset.notify_email else False
         with secret_kept_out_of_logs(reset.password.reveal()):

@@ -97,8 +97,9 @@ def password_result_modal(reset: PasswordReset, *, notified: bool = False) -> di
     return _modal(blocks, close="Done")
 
 
-def password_error_modal(message: str) -> dict[str, Any]:
-    return _modal([section(f":warning: {escape(message)}")])
+def password_error_modal(message: str, *, escaped: bool = False) -> dict[str, Any]:
+    """`escaped`: `message` is already mrkdwn (e.g. `reporting.failure_text`, which starts with its emoji)."""
+    return _modal([section(message if escaped else f":warning: {escape(message)}")])
 
 
 def password_reset_notice(reset: PasswordReset, by: str) -> Message:
@@ -136,7 +137,7 @@ def lookup_message(result: LookupResult) -> Message:
         blocks.append(context(*(f":warning: {escape(p)}" for p in result.problems)))
     count = result.aws_call_count
     blocks.append(context(f"{count} AWS call{'' if count == 1 else 's'}"))
-    return {"text": result.summary(), "blocks": cap_blocks(blocks, MAX_MESSAGE_BLOCKS,
+    return {"text": escape(result.summary()), "blocks": cap_blocks(blocks, MAX_MESSAGE_BLOCKS,
                                                          "…the tree is longer; run `launchpad lookup` for all of it")}
 
 

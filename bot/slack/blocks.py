@@ -6,6 +6,8 @@ Every view builder in `bot/slack/` composes these, so truncation of user text ha
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -59,6 +61,21 @@ def truncate(text: str, limit: int) -> str:
 def escape(text: str) -> str:
     """Escape user text for mrkdwn: `&`, `<`, `>` only (Slack's rule), so nobody can inject a mention."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+
+
+def escape_keeping_mentions(text: str, people: Iterable[str] | None = None) -> str:
+    """`escape(text)`, then give back the user mentions `<@U…>` the workflow wrote into it.
+
+    `people`: only these user ids (the ones the message is about: requester, approver); None keeps
+    every user mention, for answers that only the acting person sees. Special mentions (`<!channel>`),
+    links and channel references always stay escaped.
+    """
+    keep = None if people is None else {p for p in people if p}
+    return _ESCAPED_MENTION.sub(lambda m: f"<@{m.group(1)}>" if keep is None or m.group(1) in keep else m.group(0),
+                                escape(text))
 
 
 def plain(text: str, limit: int = MAX_SECTION_TEXT) -> dict[str, Any]:

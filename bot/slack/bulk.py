@@ -32,7 +32,6 @@ from bot.slack.blocks import (
     section,
     truncate,
 )
-from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import BulkPreview, RequestInfo
 from bot.workflow.arguments import USAGE, BulkUsageError, parse_bulk
@@ -69,7 +68,7 @@ def refusal_message() -> Message:
 def usage_message(problem: str) -> Message:
     text = (f":warning: {escape(problem)}\nExamples: `/launchpad bulk --team search --chart-revision v1.1.0`, "
             "`/launchpad bulk --env prod --module rds=7.3.0 --apply`")
-    return _message(problem, [section(text), context(escape(f"Usage: /launchpad {USAGE} [--apply]"))])
+    return _message(escape(problem), [section(text), context(escape(f"Usage: /launchpad {USAGE} [--apply]"))])
 
 
 def preview_message(preview: BulkPreview, command: str) -> Message:
@@ -108,7 +107,7 @@ def preview_message(preview: BulkPreview, command: str) -> Message:
             button("Dismiss", DISMISS, "dismiss")))
     else:
         blocks.append(context("The command is too long for a button; run it again with `--apply` to submit."))
-    return _message(f"Bulk change (dry run): {what}", blocks)
+    return _message(f"Bulk change (dry run): {escape(what)}", blocks)
 
 
 def submitted_message(request: RequestInfo) -> Message:
@@ -126,7 +125,6 @@ def register(app: App, surface: SlackSurface) -> None:
                 replace_original=replace)
 
     @app.command(ids.COMMAND, matchers=[is_bulk])
-    @reported
     def bulk_command(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         actor = surface.actors.actor(body["user_id"], profile=False)
@@ -149,7 +147,6 @@ def register(app: App, surface: SlackSurface) -> None:
         reply(respond, preview_message(surface.workflow.preview_bulk(args.selector, args.change, actor), command))
 
     @app.action(SUBMIT)
-    @reported
     def bulk_submit(ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         ack()
         actor = surface.actors.actor(body["user"]["id"], profile=False)
@@ -163,7 +160,6 @@ def register(app: App, surface: SlackSurface) -> None:
         reply(respond, submitted_message(request), replace=True)
 
     @app.action(DISMISS)
-    @reported
     def bulk_dismiss(ack: Ack, respond: Respond) -> None:
         ack()
         respond(text="Nothing was submitted.", response_type="ephemeral", replace_original=True)

@@ -29,7 +29,6 @@ from bot.slack.messages import (
     text_message,
 )
 from bot.slack.modals import new_service_modal
-from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import Actor, ServiceInfo
 from bot.workflow.arguments import parse_duration
@@ -201,7 +200,6 @@ SUBCOMMANDS: dict[str, Callable[[Invocation], None]] = {
 
 def register(app: App, surface: SlackSurface) -> None:
     @app.command(ids.COMMAND)
-    @reported
     def launchpad_command(ack: Ack, body: dict[str, Any], respond: Respond, client: WebClient) -> None:
         ack()
         name, args = parse_command(body.get("text", ""))

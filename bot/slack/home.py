@@ -12,7 +12,6 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.slack.home_view import home_view
-from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 
 
@@ -27,7 +26,6 @@ def publish_home(surface: SlackSurface, client: WebClient, user_id: str) -> None
 
 def register(app: App, surface: SlackSurface) -> None:
     @app.event("app_home_opened")
-    @reported
     def home_opened(event: dict[str, Any], client: WebClient) -> None:
         if event.get("tab", "home") == "home":
             publish_home(surface, client, event["user"])

@@ -24,6 +24,7 @@ from bot.slack.blocks import (
     context,
     divider,
     escape,
+    escape_keeping_mentions,
     fields,
     header,
     section,
@@ -77,6 +78,11 @@ def pr_link(step: StepInfo) -> str:
     return f"<{step.pr_url}|{label}{where}>"
 
 
+def people_of(request: RequestInfo) -> set[str]:
+    """The user ids the workflow may name in a request's texts: its requester and its approvers."""
+    return {request.requester, *(s.decided_by for s in request.steps if s.decided_by)}
+
+
 def step_line(step: StepInfo) -> str:
     """One line per step: state emoji, title, PR link, decision, error."""
     line = f"{STATE_EMOJI[step.state]} {step.number}. {escape(step.title)}"
@@ -122,14 +128,14 @@ def request_message(request: RequestInfo, *, interactive: bool = True) -> Messag
         failed = request.failed_step()
         error = request.error or (failed.error if failed else None) or "no error recorded"
         blocks.append(section(f":x: *Failed*{f' at step {failed.number}' if failed else ''}: "
-                              f"{escape(truncate(error, ERROR_SHOWN))}"))
+                              f"{escape_keeping_mentions(truncate(error, ERROR_SHOWN), people_of(request))}"))
         if request.denied:  # a denial is final: retrying would be refused, so no button offers it
             blocks.append(context("Denied requests cannot be retried: address the reason, then submit a new request."))
         elif interactive:
             blocks.append(actions(f"retry:{request.id}",
                                   button("Retry from the failed step", ids.RETRY, str(request.id), style="primary")))
     blocks.append(context(f"Updated {slack_date(request.updated_at)} · `/launchpad status {request.id}`"))
-    text = f"{emoji} {request_title(request)}: {request.state.value}"
+    text = f"{emoji} {escape(request_title(request))}: {request.state.value}"
     return _message(text, blocks)
 
 
@@ -155,9 +161,14 @@ def _step_sections(request: RequestInfo, room: int) -> list[Block]:
 
 
 def step_reply(request: RequestInfo, step: StepInfo, text: str) -> Message:
-    """A thread reply for one step's progress; a failure carries the error and a Retry button."""
+    """A thread reply for one step's progress; a failure carries the error and a Retry button.
+
+    `text` comes from the workflow and may quote people (a deny reason, an error echoing input): it is
+    escaped, keeping only the mentions of this request's requester and approvers."""
     emoji = STATE_EMOJI[step.state]
-    body = f"{emoji} *{step.number}. {escape(step.title)}* — {truncate(text, 2000)}"
+    people = people_of(request)
+    shown = escape_keeping_mentions(truncate(text, 2000), people)
+    body = f"{emoji} *{step.number}. {escape(step.title)}* — {shown}"
     link = pr_link(step)
     if link and step.pr_url and step.pr_url not in text:
         body += f"\n{link}"
@@ -169,7 +180,7 @@ def step_reply(request: RequestInfo, step: StepInfo, text: str) -> Message:
             label = "Retry apply" if step.kind == "wait_apply" else "Retry"  # re-runs the failed jobs of the run
             blocks.append(actions(f"retry:{request.id}:{step.id}",
                                   button(label, ids.RETRY, str(request.id), style="primary")))
-    return _message(f"#{request.id} step {step.number}: {text}", blocks)
+    return _message(f"#{request.id} step {step.number}: {shown}", blocks)
 
 
 def approval_message(approval: ApprovalInfo) -> Message:
@@ -192,7 +203,7 @@ def approval_message(approval: ApprovalInfo) -> Message:
         context(f"Only members of {group_label(step.approver_group)} may decide; "
                 "the requester never approves their own request."),
     ]
-    return _message(f"Approval needed for #{request.id} ({step.title})", blocks)
+    return _message(f"Approval needed for #{request.id} ({escape(step.title)})", blocks)
 
 
 def decided_approval_message(request: RequestInfo, step: StepInfo) -> Message:
@@ -205,7 +216,7 @@ def decided_approval_message(request: RequestInfo, step: StepInfo) -> Message:
             verdict += f": _{escape(truncate(step.decision_reason, 500))}_"
     when = f" · {slack_date(step.decided_at)}" if step.decided_at else ""
     blocks = [section(f"*{escape(step.title)}* — {escape(request_title(request))}\n{verdict}{when}")]
-    return _message(f"#{request.id} {step.title}: {verdict}", blocks)
+    return _message(f"#{request.id} {escape(step.title)}: {verdict}", blocks)
 
 
 def request_finished_message(request: RequestInfo) -> Message:
@@ -244,8 +255,8 @@ def ttl_reminder_message(service: ServiceInfo, env: EnvironmentInfo) -> Message:
         return _message(f"{service.name} {env.name} expired and is still up", [section(text)])
     text = (f":alarm_clock: The temporary environment *{escape(env.name)}* of *{escape(service.name)}* "
             f"expires {slack_date(env.expires_at)} and will then be decommissioned automatically.\n"
-            f"To keep it longer: `/launchpad extend {service.name} {env.name} 48h`")
-    return _message(f"{service.name} {env.name} expires soon", [section(text)])
+            f"To keep it longer: `/launchpad extend {escape(service.name)} {escape(env.name)} 48h`")
+    return _message(f"{escape(service.name)} {escape(env.name)} expires soon", [section(text)])
 
 
 # --- command replies ------------------------------------------------------------------------------
@@ -267,7 +278,7 @@ HELP_LINES = [
 
 
 def help_message(problem: str | None = None) -> Message:
-    lines = [f"`/launchpad {usage}` — {what}" for usage, what in HELP_LINES]
+    lines = [f"`/launchpad {escape(usage)}` — {escape(what)}" for usage, what in HELP_LINES]
     blocks: list[Block] = []
     if problem:
         blocks.append(section(f":warning: {escape(truncate(problem, 500))}"))
@@ -286,7 +297,7 @@ def text_message(text: str) -> Message:
 def request_list_message(title: str, requests: list[RequestInfo], *, empty: str = "Nothing here.") -> Message:
     lines = [request_list_line(r) for r in requests] or [empty]
     blocks: list[Block] = [section(f"*{escape(title)}*"), *[section(c) for c in chunk_lines(lines)]]
-    return _message(f"{title}: {len(requests)}", blocks)
+    return _message(f"{escape(title)}: {len(requests)}", blocks)
 
 
 def request_list_line(request: RequestInfo) -> str:
@@ -352,7 +363,7 @@ def service_message(service: ServiceInfo, requests: list[RequestInfo],
                                                             enumerate(service.pr_urls[-20:]))))
     if requests:
         blocks += [section(c) for c in chunk_lines([request_list_line(r) for r in requests])]
-    return _message(f"{service.name}: {len(service.environments)} environments", blocks)
+    return _message(f"{escape(service.name)}: {len(service.environments)} environments", blocks)
 
 
 def services_message(title: str, services: list[ServiceInfo], requests: list[RequestInfo]) -> Message:
@@ -361,7 +372,7 @@ def services_message(title: str, services: list[ServiceInfo], requests: list[Req
     if requests:
         blocks.append(section("*Open requests*"))
         blocks += [section(c) for c in chunk_lines([request_list_line(r) for r in requests])]
-    return _message(f"{title}: {len(services)} services, {len(requests)} open requests", blocks)
+    return _message(f"{escape(title)}: {len(services)} services, {len(requests)} open requests", blocks)
 
 
 def delete_confirmation(service: ServiceInfo, environments: list[str]) -> Message:
@@ -379,7 +390,7 @@ def delete_confirmation(service: ServiceInfo, environments: list[str]) -> Messag
                                               "Delete")),
                 button("Keep it", ids.DELETE_CANCEL, value)),
     ]
-    return _message(f"Delete {service.name}?", blocks)
+    return _message(f"Delete {escape(service.name)}?", blocks)
 
 
 def parse_delete_value(value: str) -> tuple[str, list[str]]:

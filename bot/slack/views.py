@@ -25,7 +25,6 @@ from bot.slack.modals import (
     new_service_modal,
     spec_from_form,
 )
-from bot.slack.reporting import reported
 from bot.slack.surface import SlackSurface
 from bot.workflow.api import Locked, NotAllowed, NotFound, NothingToChange
 from provisioners.errors import InvalidSpecError
@@ -35,7 +34,6 @@ log = logging.getLogger(__name__)
 
 def register(app: App, surface: SlackSurface) -> None:
     @app.action(ids.BLUEPRINT_SELECT)
-    @reported
     def blueprint_selected(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         """Rebuild the form for the chosen blueprint; Slack keeps what was typed in unchanged blocks."""
         ack()
@@ -52,7 +50,6 @@ def register(app: App, surface: SlackSurface) -> None:
                                                    metadata=decode_metadata(view.get("private_metadata"))))
 
     @app.view(ids.NEW_SERVICE_VIEW)
-    @reported
     def new_service_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         user_id = body["user"]["id"]
         data = spec_from_form(view["state"]["values"], owner=user_id)
@@ -91,7 +88,6 @@ def register(app: App, surface: SlackSurface) -> None:
                 log.info("ephemeral confirmation in %s failed: %s", origin, exc.response.get("error"))
 
     @app.view(ids.DENY_REASON_VIEW)
-    @reported
     def deny_reason_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], client: WebClient) -> None:
         meta = decode_metadata(view.get("private_metadata"))
         reason = deny_reason_from_form(view["state"]["values"])

@@ -76,6 +76,7 @@ class Store:
         if self.is_sqlite:
             _immediate_transactions(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._reads = sessionmaker(self.engine.execution_options(launchpad_read_only=True), expire_on_commit=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -89,6 +90,13 @@ class Store:
     def session(self) -> Iterator[Session]:
         """A transaction: committed when the block ends normally, rolled back on any exception."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A transaction that only reads. On SQLite it begins DEFERRED, so (with WAL) it never waits for
+        the write lock: checks inside a Slack ack must not queue behind a worker's write."""
+        with self._reads() as session, session.begin():
             yield session
 
     # --- migrations ---------------------------------------------------------------------------
@@ -152,4 +160,5 @@ def _immediate_transactions(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = conn.get_execution_options().get("launchpad_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")

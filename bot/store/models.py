@@ -282,6 +282,16 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None]
 
 
+class SlackDelivery(Base):
+    """A signed Slack HTTP request already acted on, by a digest of its signature (replays are acked, not
+    acted on, by any replica). Rows older than Slack's 5-minute signature window are deleted."""
+
+    __tablename__ = "slack_deliveries"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
 class PasswordResetRecord(Base):
     """One console password reset that happened: the per-user hourly limit counts these rows, so it holds
     across replicas and CLI runs (a limit kept in process memory restarted with every `launchpad` call)."""

@@ -117,7 +117,7 @@ class WorkflowService:
         """Every refusal submit_create would give (invalid spec, not allowed, locked), without writing or
         rendering: cheap enough to run inside a Slack ack so refusals still show on the form."""
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
-        with self.store.session() as s:
+        with self.store.read_session() as s:  # reads only: never queues behind a worker's write
             svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
             existing_envs = self._check_create(s, spec, svc, actor)
             active = svc is not None and svc.active

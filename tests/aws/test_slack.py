@@ -200,6 +200,38 @@ def test_an_unmapped_user_is_told_what_to_do(launchpad: Launchpad) -> None:
     assert "no IAM user is tagged email=nobody-" in result and "ask an SRE" in result
 
 
+def listeners_done(lp: Launchpad) -> None:
+    """Wait until every listener (and its post-ack part) has finished: nothing more will be sent."""
+    lp.app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+
+
+def test_a_failing_views_open_after_the_password_command_answers_once(launchpad: Launchpad) -> None:
+    """Regression (issue 13): the AWS listeners were not wrapped; the ack turned into a 3 s timeout and the
+    user got both "Something went wrong" and the help text."""
+    lp = launchpad
+    lp.slack.fail_next("views.open", status=200)  # {"ok": false, "error": "fatal_error"}
+    reply = lp.command("password", DEV, hook="pw")
+    assert (reply.status, reply.body) == (200, "")
+    listeners_done(lp)
+    [answer] = lp.responses("pw")
+    assert "Something went wrong on our side" in json.dumps(answer.body)
+    assert answer.body["response_type"] == "ephemeral"
+
+
+def test_a_failing_users_info_never_leaves_the_modal_saying_setting(launchpad: Launchpad) -> None:
+    lp = launchpad
+    lp.send(*shortcut(DEV))
+    form = lp.slack.wait_for("views.open")[-1].body["view"]
+    lp.slack.fail_next("users.info", status=200)
+    reply = lp.send(*payloads.view_submission(form, confirm_values(), user=DEV))
+    assert reply.json()["response_action"] == "update"  # "Setting a new password…"
+    listeners_done(lp)
+    [update] = lp.slack.calls_to("views.update")
+    shown = json.dumps(update.body["view"])
+    assert "Something went wrong on our side (reference `" in shown and "Setting a new password" not in shown
+    assert lp.slack.count("chat.postMessage") == 0  # told once, in the modal
+
+
 def test_lookup_command_answers_ephemerally(launchpad: Launchpad) -> None:
     lp = launchpad
     reply = lp.command("lookup https://shop.apps.example.com/cart", DEV, hook="lookup")
@@ -220,7 +252,7 @@ def test_lookup_command_answers_ephemerally(launchpad: Launchpad) -> None:
 
 def test_lookup_reply_for_other_handlers(launchpad: Launchpad) -> None:
     usage = lookup_reply(launchpad.services, "  ")
-    assert usage["text"].startswith("Usage: `/launchpad lookup <domain>`")
+    assert usage["text"].startswith("Usage: `/launchpad lookup &lt;domain&gt;`")  # mrkdwn: `<` would start a link
     bad = lookup_reply(launchpad.services, "not a domain")
     assert "is not a hostname" in bad["text"]
     unknown = lookup_reply(launchpad.services, "www.example.net")

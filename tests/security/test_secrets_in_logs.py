@@ -118,6 +118,7 @@ def test_slack_flow_keeps_the_bot_token_and_signing_secret_out(tmp_path: Path, l
             view = lp.open_new_form()
             slack.fail_next("chat.postMessage", status=429, retry_after=0)
             assert lp.submit(view, payloads.new_service_values(name="secret-web", environments=["devel"])).body == ""
+            slack.wait_for("chat.postEphemeral")  # the submission's post-ack part is done: the request exists
             assert lp.command("help", hook="help").status == 200
             assert lp.send(*payloads.slash_command("new", user=DEV, response_url=slack.response_url()),
                            secret="not-the-secret").status == 401

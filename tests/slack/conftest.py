@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from slack_bolt import App
 
-from bot.app import build_app, build_client
+from bot.app import build_app, build_client, build_edge
 from bot.config import Settings
 from bot.services import Services, build_services
 from bot.slack.blocks import check_block_kit_limits
@@ -135,7 +135,8 @@ def start_launchpad(slack: SlackServer, settings: Settings, services: Services) 
     client = build_client(settings)
     notifier = SlackNotifier(client, settings, coalesce_seconds=0)
     app = build_app(settings, services, client=client, notifier=notifier)
-    server = HttpServer(LaunchPadWsgi(app, ready=lambda: None), "127.0.0.1", 0).start()
+    server = HttpServer(LaunchPadWsgi(app, ready=lambda: None, edge=build_edge(settings)), "127.0.0.1",
+                        0).start()
     return Launchpad(slack, settings, services, app, notifier, server)
 
 

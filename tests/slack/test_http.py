@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
 import time
 import urllib.request
 
@@ -174,11 +176,46 @@ def test_an_unparsable_body_gets_401_not_500(launchpad: Launchpad) -> None:
     assert launchpad.slack.calls == []
 
 
-def test_reported_listeners_say_at_registration_what_they_cannot_get() -> None:
-    from bot.slack.reporting import reported
+def test_an_exact_replay_of_a_signed_submission_is_acted_on_once(launchpad: Launchpad) -> None:
+    """Regression (issue 13): replaying the same signed form inside the 5-minute window created a second request."""
+    body, ctype = valid_submission(launchpad)
+    headers = payloads.sign(SECRET, body)
+    first = payloads.post(launchpad.events_url, body, ctype, headers)
+    replay = payloads.post(launchpad.events_url, body, ctype, headers)
+    assert (first.status, first.body) == (200, "") and (replay.status, replay.body) == (200, "")
+    launchpad.app.listener_runner.listener_executor.shutdown(wait=True)  # type: ignore[attr-defined]
+    assert len(launchpad.requests()) == 1
 
-    def wants_say(ack: object, say: object) -> None:
-        return None
 
-    with pytest.raises(TypeError, match="say"):
-        reported(wants_say)
+def test_a_replay_is_refused_by_another_replica_sharing_the_database(launchpad: Launchpad) -> None:
+    from datetime import UTC, datetime
+
+    from bot.store.deliveries import DeliveryLog
+
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    one, other = DeliveryLog(launchpad.services.store, now), DeliveryLog(launchpad.services.store, now)
+    assert one.first("v0=abc") and not other.first("v0=abc") and not one.first("v0=abc")
+    assert other.first("v0=def")
+
+
+def test_a_big_unsigned_body_is_refused_and_logged_only_by_a_prefix(launchpad: Launchpad,
+                                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """Regression (issue 13): an unsigned 5 MB POST was logged whole."""
+    caplog.set_level(logging.DEBUG)
+    body = "payload=" + "A" * 500_000
+    assert launchpad.send(body, "application/x-www-form-urlencoded", secret=None).status == 401
+    # over the limit: refused from the Content-Length alone, before a byte of the body is read
+    host, port = launchpad.server.url.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.putrequest("POST", "/slack/events")
+    conn.putheader("Content-Type", "application/x-www-form-urlencoded")
+    conn.putheader("Content-Length", str(launchpad.settings.http_max_body_bytes + 1))
+    conn.endheaders()
+    assert conn.getresponse().status == 413
+    conn.close()
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "A" * 100 not in logged
+    assert "500008 bytes" in logged
+    assert launchpad.slack.calls == []

@@ -100,3 +100,13 @@ def test_http_mode_serves_signed_slack_requests_and_probes_with_the_workers(tmp_
                 proc.stdout.close()
             if proc.stderr:
                 proc.stderr.close()
+
+
+def test_an_empty_app_token_is_missing_not_a_library_traceback(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression (issue 16): LAUNCHPAD_SLACK_APP_TOKEN= crashed with KeyError: 'SLACK_APP_TOKEN'."""
+    monkeypatch.setenv("LAUNCHPAD_SLACK_APP_TOKEN", "")
+    monkeypatch.setenv("LAUNCHPAD_SLACK_BOT_TOKEN", BOT_TOKEN)
+    args = build_parser().parse_args(["serve"])
+    assert run_serve(args, Settings(data_dir=tmp_path)) == 2
+    assert "set LAUNCHPAD_SLACK_APP_TOKEN." in capsys.readouterr().err

@@ -39,7 +39,7 @@ class SlackState:
     emails: dict[str, str] = field(default_factory=dict)
     names: dict[str, str] = field(default_factory=dict)
     failures: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
-    socket_mode_url: str | None = None
+    socket_mode_url: str | Callable[[], str] | None = None  # a callable mints one URL per call
 
 
 class SlackServer:
@@ -203,8 +203,9 @@ class SlackServer:
             return {"ok": True, "url": "https://example.slack.com/", "team": "Example", "user": "launchpad",
                     "team_id": "T0000000001", "user_id": "U0BOT00001", "bot_id": "B0BOT00001"}
         if method == "apps.connections.open":
-            if self.state.socket_mode_url:
-                return {"ok": True, "url": self.state.socket_mode_url}
+            url = self.state.socket_mode_url
+            if url:
+                return {"ok": True, "url": url() if callable(url) else url}
             return {"ok": False, "error": "invalid_auth"}
         if method == "chat.getPermalink":
             return {"ok": True, "permalink": f"https://example.slack.com/archives/{body.get('channel')}/p1"}

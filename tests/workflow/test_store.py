@@ -66,6 +66,7 @@ def test_db_upgrade_command_on_a_fresh_sqlite_file(tmp_path: Path, monkeypatch: 
     assert main(["db", "upgrade"]) == 0
     out = capsys.readouterr().out
     store = Store(settings_for(tmp_path / "data", "").effective_database_url())
+    assert f"revision {store.head_revision()}" in out
     assert store.current_revision() == store.head_revision()
     assert f"revision {store.head_revision()} (head {store.head_revision()})" in out
     store.dispose()

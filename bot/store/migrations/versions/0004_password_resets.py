@@ -1,7 +1,7 @@
 """Password resets counted in the database: the hourly per-user limit holds across replicas and CLI runs.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0005
 Create Date: 2025-01-04
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
