@@ -1,7 +1,7 @@
 """Signed Slack requests already acted on (replay protection across replicas).
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2025-02-01
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
-down_revision = "0002"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,6 @@
 """Password resets counted in the database: the hourly per-user limit holds across replicas and CLI runs.
 
-Revision ID: 0004
+Revision ID: 0006
 Revises: 0005
 Create Date: 2025-01-04
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004"
+revision = "0006"
 down_revision = "0005"
 branch_labels = None
 depends_on = None

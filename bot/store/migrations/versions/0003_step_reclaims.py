@@ -1,7 +1,7 @@
 """steps.reclaims: how many times a worker died holding the step (counts toward step_max_attempts).
 
-Revision ID: 0006
-Revises: 0003
+Revision ID: 0003
+Revises: 0002
 Create Date: 2025-01-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0006"
-down_revision = "0003"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

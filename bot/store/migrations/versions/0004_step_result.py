@@ -1,7 +1,7 @@
 """Steps keep what they found out: wait_plan's per-unit summary, wait_apply's run (for "Retry apply").
 
-Revision ID: 0002
-Revises: 0006
+Revision ID: 0004
+Revises: 0003
 Create Date: 2025-06-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0006"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
