@@ -13,7 +13,6 @@ running it.
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import subprocess
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 
 from provisioners.changeset import ChangeSet
 from provisioners.errors import ConflictError, PermanentError
+from provisioners.forge import jsonfile
 from provisioners.forge.base import Change, ChangeState, CheckRun, PipelineJob, PipelineRun, branch_for
 from provisioners.forge.delivery import (
     FILE_MODE,
@@ -326,16 +326,10 @@ class LocalForge:
                       wrote=wrote)
 
     def _load_pulls(self, git_dir: Path) -> dict[str, Any]:
-        path = git_dir / _PULLS_FILE
-        if not path.exists():
-            return {"next": 1, "pulls": []}
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        return jsonfile.read(git_dir / _PULLS_FILE, {"next": 1, "pulls": []})
 
     def _save_pulls(self, git_dir: Path, pulls: dict[str, Any]) -> None:
-        tmp = git_dir / f"{_PULLS_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(pulls, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, git_dir / _PULLS_FILE)
+        jsonfile.write(git_dir / _PULLS_FILE, pulls)
 
     @contextmanager
     def _locked(self, git_dir: Path) -> Iterator[None]:

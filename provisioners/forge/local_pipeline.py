@@ -11,8 +11,6 @@ as skipped with the reason, never faked as applied. It never decides what to wri
 from __future__ import annotations
 
 import io
-import json
-import os
 import shutil
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any, Protocol
 
 from provisioners import infra_pipeline
 from provisioners.errors import PermanentError
+from provisioners.forge import jsonfile
 from provisioners.forge.base import CheckRun, PipelineJob, PipelineRun
 
 
@@ -170,13 +169,7 @@ class LocalPipeline:
         return run
 
     def _load(self, git_dir: Path) -> dict[str, Any]:
-        path = git_dir / RUNS_FILE
-        if not path.exists():
-            return {"next": 1, "runs": [], "comments": {}}
-        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return data
+        return jsonfile.read(git_dir / RUNS_FILE, {"next": 1, "runs": [], "comments": {}})
 
     def _save(self, git_dir: Path, data: dict[str, Any]) -> None:
-        tmp = git_dir / f"{RUNS_FILE}.{os.getpid()}.tmp"
-        tmp.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
-        os.replace(tmp, git_dir / RUNS_FILE)
+        jsonfile.write(git_dir / RUNS_FILE, data)
