@@ -23,6 +23,7 @@ from gunicorn.app.base import BaseApplication
 from bot.config import Settings
 from bot.slack.socket_mode import SocketModeLink as SocketModeLink  # the CLI reaches bot.slack through here
 from bot.slack.web import HttpServer as HttpServer
+from provisioners.plan import warm
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,8 @@ def build_runtime(settings: Settings, *, http: bool, with_jobs: bool,
     client = build_client(settings)
     notifier = SlackNotifier(client, settings)
     services = build_services(settings, notifier=notifier)
+    for problem in warm(services.render_context):  # before the first request, not inside a burst of them
+        log.warning("could not warm the renderers: %s", problem)
     app = build_app(settings, services, client=client, notifier=notifier)
     metrics = instrument_services(services)
     metrics.watch_after_ack(app.after_ack)

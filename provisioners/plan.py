@@ -13,7 +13,7 @@ from provisioners import argocd, ci, helm, terragrunt
 from provisioners.changeset import ChangeSet
 from provisioners.context import RenderContext as RenderContext  # re-exported: callers plan with it
 from provisioners.render import check_file
-from provisioners.spec import ServiceSpec
+from provisioners.spec import ServiceSpec, parse_spec
 
 # provisioner id -> module with render(spec, ctx) -> ChangeSet and render_delete(spec, ctx, envs) -> list
 PROVISIONERS: dict[str, ModuleType] = {
@@ -62,3 +62,21 @@ def _checked(cs: ChangeSet) -> ChangeSet:
     for path, content in cs.files.items():
         check_file(path, content)
     return cs
+
+
+def warm(ctx: RenderContext) -> list[str]:
+    """Render and check a stand-in service of every blueprint once, so a serving process pays for its
+    one-time work (parsing the vendored CRDs, building validators, compiling templates) before its first
+    request instead of inside a burst of them. Returns what could not be warmed (the platform settings
+    may not fit the stand-in); it never raises."""
+    problems = []
+    envs = [e for e in ctx.platform.environment_order if e in ctx.platform.environments][:1]
+    team = next(iter(ctx.platform.teams), None)
+    for blueprint in ctx.blueprints.all():
+        try:
+            spec = parse_spec({"name": "launchpad-warmup", "team": team, "blueprint": blueprint.id,
+                               "environments": [{"name": e} for e in envs]}, ctx.platform, ctx.blueprints)
+            plan(spec, ctx)
+        except Exception as exc:  # a warm-up is an optimisation: report it, never stop a server for it
+            problems.append(f"{blueprint.id}: {type(exc).__name__}: {exc}")
+    return problems

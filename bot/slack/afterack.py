@@ -7,8 +7,8 @@ acks turn late. `AfterAckPool` bounds the rest: the wrapper every listener gets 
 (`bot.slack.registry`) calls `enter()` right after the listener's `ack()` returned, so at most
 `workers` listeners run their post-ack part at once and at most `queue` wait for a turn; one more is
 refused with `Busy` (the user is told, nothing was done). The ack part itself never waits here, and
-while requests are still on their way to an ack (`acking()`), post-ack parts hold back (up to
-`max_defer_seconds`), so a burst is acked first and worked on after. The
+while requests are still on their way to an ack (`acking()`), and for `quiet_seconds` after the last
+one, post-ack parts hold back (up to `max_defer_seconds`), so a burst is acked first and worked on after. The
 turn is also where a replayed signed request stops (`claim`): acked like the original, acted on once.
 It owns no Slack or workflow logic and never runs a listener itself.
 """
@@ -36,7 +36,8 @@ class AfterAckPool:
     the threads, as `threading.Semaphore` wakes them); `on_change(running, waiting)` sees every change."""
 
     def __init__(self, workers: int, queue: int, on_change: Callable[[int, int], None] | None = None,
-                 first_delivery: Callable[[str], bool] | None = None, max_defer_seconds: float = 1.0) -> None:
+                 first_delivery: Callable[[str], bool] | None = None, max_defer_seconds: float = 1.0,
+                 quiet_seconds: float = 0.05) -> None:
         if workers < 1 or queue < 0:
             raise ValueError("the post-ack pool needs at least one worker and a queue of zero or more")
         self.workers = workers
@@ -47,7 +48,9 @@ class AfterAckPool:
         self._running = 0
         self._waiting = 0
         self._acking = 0
+        self._last_acked = 0.0  # monotonic time the last ack finished
         self.max_defer_seconds = max_defer_seconds
+        self.quiet_seconds = quiet_seconds
         self.on_change = on_change
         self.first_delivery = first_delivery
 
@@ -74,6 +77,7 @@ class AfterAckPool:
         finally:
             with self._lock:
                 self._acking -= 1
+                self._last_acked = time.monotonic()
                 if self._acking == 0:
                     self._quiet.notify_all()
 
@@ -88,10 +92,23 @@ class AfterAckPool:
         self._turns.acquire()
         deadline = time.monotonic() + self.max_defer_seconds
         with self._lock:
-            self._quiet.wait_for(lambda: self._acking == 0, timeout=max(0.0, deadline - time.monotonic()))
+            self._wait_for_quiet(deadline)
             self._waiting -= 1
             self._running += 1
             self._changed()
+
+    def _wait_for_quiet(self, deadline: float) -> None:
+        """Until no request has been on its way to an ack for `quiet_seconds` (a burst reaches the app in
+        waves, one per free server thread: the gap between two waves is not the end of the burst), or
+        until `deadline`. Called with the lock held."""
+        while (now := time.monotonic()) < deadline:
+            if self._acking == 0:
+                idle = now - self._last_acked
+                if idle >= self.quiet_seconds:
+                    return
+                self._quiet.wait(timeout=min(self.quiet_seconds - idle, deadline - now))
+            else:
+                self._quiet.wait(timeout=deadline - now)
 
     def leave(self) -> None:
         with self._lock:

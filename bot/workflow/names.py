@@ -9,7 +9,8 @@ another service already answers on. Reads the database inside the caller's trans
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +19,7 @@ from bot.store import models as m
 from bot.workflow.api import RequestKind, State
 from provisioners.context import RenderContext
 from provisioners.errors import InvalidSpecError
-from provisioners.spec import ServiceSpec, name_fields, parse_spec
+from provisioners.spec import EnvironmentSpec, ServiceSpec, name_fields
 
 IN_FLIGHT = (State.PENDING, State.RUNNING, State.WAITING, State.FAILED)
 
@@ -36,14 +37,20 @@ def claims(names: Mapping[str, str]) -> dict[tuple[str, str], str]:
     }
 
 
-def check(s: Session, spec: ServiceSpec, ctx: RenderContext) -> None:
-    """Raise InvalidSpecError on the `name` field naming the other service when a claim is taken."""
+Registry = list[tuple[str, str, str, str | None]]  # (service, team, environment, domain) of every claim holder
+
+
+def check(s: Session, spec: ServiceSpec, ctx: RenderContext, registry: Registry | None = None) -> None:
+    """Raise InvalidSpecError on the `name` field naming the other service when a claim is taken. `registry`:
+    what `registered` read a moment ago (a precheck's snapshot); by default read now, in `s`."""
     platform = ctx.platform
     wanted: dict[tuple[str, str], str] = {}
     for mine in spec.environments:
         wanted.update(claims(name_fields(spec.name, spec.team, mine.name, platform.organisation)))
     wanted.update({("domain", d): f"domain {d}" for d in domains(spec, ctx).values()})
-    for other, team, env, domain in _registered(s, spec.name, ctx):
+    for other, team, env, domain in registered(s, ctx) if registry is None else registry:
+        if other == spec.name:
+            continue
         taken = claims(name_fields(other, team, env, platform.organisation))
         if domain:
             taken[("domain", domain)] = f"domain {domain}"
@@ -62,19 +69,28 @@ def domains(spec: ServiceSpec, ctx: RenderContext) -> dict[str, str]:
     return {e.name: spec.domain_for(e.name, ctx.platform) for e in spec.environments}
 
 
-def _registered(s: Session, excluding: str, ctx: RenderContext) -> Iterable[tuple[str, str, str, str | None]]:
-    """(service, team, environment, domain) of every other active service and open create/change request."""
+def registered(s: Session, ctx: RenderContext) -> Registry:
+    """(service, team, environment, domain) of every active service and open create/change request."""
     rows = s.execute(select(m.Service.name, m.Service.team, m.Environment.name, m.Environment.domain)
                      .join(m.Environment, m.Environment.service_id == m.Service.id)
-                     .where(m.Service.active.is_(True), m.Service.name != excluding)).all()
-    yield from ((svc, team, env, domain) for svc, team, env, domain in rows)
+                     .where(m.Service.active.is_(True))).all()
+    out: Registry = [(svc, team, env, domain) for svc, team, env, domain in rows]
     pending = s.execute(select(m.Request.service, m.Request.team, m.Request.environments, m.Request.spec)
-                        .where(m.Request.state.in_(IN_FLIGHT), m.Request.service != excluding,
+                        .where(m.Request.state.in_(IN_FLIGHT),
                                m.Request.kind.in_([RequestKind.CREATE, RequestKind.CHANGE]))).all()
     for svc, team, envs, data in pending:
-        try:
-            claimed = domains(parse_spec(data or {}, ctx.platform, ctx.blueprints, recorded=True), ctx)
-        except (InvalidSpecError, KeyError):
-            claimed = {}
-        for env in envs or []:
-            yield svc, team, env, claimed.get(env)
+        claimed = _recorded_domains(data or {}, ctx)
+        out += [(svc, team, env, claimed.get(env)) for env in envs or []]
+    return out
+
+
+def _recorded_domains(data: dict[str, Any], ctx: RenderContext) -> dict[str, str]:
+    """`domains` of a request in flight, from its recorded spec. That spec was validated when it was
+    submitted, so it is only rebuilt here, not validated again: this runs for every request in flight on
+    every submission, inside a Slack acknowledgement."""
+    try:
+        envs = [EnvironmentSpec.model_construct(**e) for e in data.get("environments") or []]
+        spec = ServiceSpec.model_construct(**{**data, "environments": envs})
+        return domains(spec, ctx)
+    except (TypeError, KeyError, AttributeError):  # a spec recorded by an older LaunchPad: claims no domain
+        return {}

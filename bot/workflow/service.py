@@ -11,6 +11,8 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import threading
+import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import timedelta
@@ -57,6 +59,9 @@ from provisioners.plan import RenderContext
 from provisioners.spec import Pins, ServiceSpec, parse_spec
 
 log = logging.getLogger(__name__)
+
+# How old the name-claim registry a precheck (inside a Slack ack) may use is; the submission re-reads it.
+CLAIMS_FRESH_SECONDS = 1.0
 
 SYSTEM = Actor(id="system", name="LaunchPad", is_sre=True)
 PLAN_TRIES = 3  # a submission plans again when the service moved while it rendered, at most this often
@@ -110,16 +115,20 @@ class WorkflowService:
         self.policy = policy
         self.clock = clock
         self.notifier: Notifier = notifier or NullNotifier()
+        self._claims: tuple[float, names.Registry] | None = None  # (monotonic time read, registry) for prechecks
+        self._claims_lock = threading.Lock()
 
     # --- submitting -----------------------------------------------------------------------------
     @audits_refusals("request")
     def precheck_create(self, spec_data: dict[str, Any], actor: Actor) -> ServiceSpec:
         """Every refusal submit_create would give (invalid spec, not allowed, locked), without writing or
-        rendering: cheap enough to run inside a Slack ack so refusals still show on the form."""
+        rendering: cheap enough to run inside a Slack ack so refusals still show on the form. The name claims
+        come from a registry read at most `CLAIMS_FRESH_SECONDS` ago (a burst of submissions reads it once);
+        submit_create checks them again, fresh, in the transaction that creates the request."""
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
         with self.store.read_session() as s:  # reads only: never queues behind a worker's write
             svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
-            existing_envs = self._check_create(s, spec, svc, actor)
+            existing_envs = self._check_create(s, spec, svc, actor, registry=self._recent_claims(s))
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             _refuse_unchanged(s, self._pinned(spec, spec_data, previous, actor), previous, svc)
@@ -130,12 +139,13 @@ class WorkflowService:
                 raise held
         return spec
 
-    def _check_create(self, s: Session, spec: ServiceSpec, svc: m.Service | None, actor: Actor) -> list[str]:
+    def _check_create(self, s: Session, spec: ServiceSpec, svc: m.Service | None, actor: Actor, *,
+                      registry: names.Registry | None = None) -> list[str]:
         """Authorization and shape checks of a create/change; returns the service's existing environments."""
         active = svc is not None and svc.active
         kind = RequestKind.CHANGE if active else RequestKind.CREATE
         self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}", creating=not active)
-        names.check(s, spec, self.ctx)
+        names.check(s, spec, self.ctx, registry)
         if not active or svc is None:
             return []
         existing_envs = self._env_names(s, svc)
@@ -588,6 +598,17 @@ class WorkflowService:
         detail = exc.one_line() if isinstance(exc, InvalidSpecError) else str(exc)
         self.record_refusal(actor, what, f"{kind}: {detail}", request_id=request_id if isinstance(request_id, int)
                             else None, service=str(service) if service else None)
+
+    def _recent_claims(self, s: Session) -> names.Registry:
+        """The name-claim registry, read again only when the last read is older than `CLAIMS_FRESH_SECONDS`."""
+        now = time.monotonic()
+        with self._claims_lock:
+            if self._claims is not None and now - self._claims[0] < CLAIMS_FRESH_SECONDS:
+                return self._claims[1]
+        registry = names.registered(s, self.ctx)
+        with self._claims_lock:
+            self._claims = (now, registry)
+        return registry
 
     def _authorize(self, actor: Actor, team: str, svc: m.Service | None, what: str, *,
                    requester: str | None = None, creating: bool = False) -> None:

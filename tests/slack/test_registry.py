@@ -112,3 +112,23 @@ def test_post_ack_work_holds_back_while_a_request_is_still_being_acked() -> None
         assert pool.snapshot() == (0, 1) and not ran.is_set()  # a free turn, yet it waits for the ack
     worker.join(timeout=10)
     assert ran.is_set() and pool.snapshot() == (0, 0)
+
+
+def test_post_ack_work_waits_out_the_gap_between_two_waves_of_a_burst() -> None:
+    """A burst reaches the app one wave per free server thread: the moment between two waves, when nothing
+    is being acked, is not the end of the burst. Post-ack work starts only after `quiet_seconds` without
+    an ack (here: not before the test says so by ending the quiet period)."""
+    pool = AfterAckPool(workers=2, queue=5, max_defer_seconds=60, quiet_seconds=60)
+    with pool.acking():  # the first wave, acked
+        pass
+    queued, ran = threading.Event(), threading.Event()
+    pool.on_change = lambda running, waiting: queued.set() if waiting == 1 else None
+    worker = threading.Thread(target=lambda: (pool.enter(), ran.set(), pool.leave()))
+    worker.start()
+    assert queued.wait(timeout=10)
+    assert not ran.wait(timeout=0.2)  # nothing is being acked, yet the burst may not be over
+    pool.quiet_seconds = 0.0
+    with pool.acking():  # the next wave ends: its last ack wakes the waiting work, now past the quiet period
+        pass
+    worker.join(timeout=10)
+    assert ran.is_set() and pool.snapshot() == (0, 0)

@@ -162,3 +162,22 @@ def test_refusals_leave_an_audit_event(world: Any) -> None:
                        ("U0ALICE", "request.refused", "invalid"), ("U0MALLORY", "cancel.refused", "not allowed"),
                        ("U0EVE", "approval.refused", "not a member of sre")]
     assert [e.action for e in wf.audit("bulk")] == ["bulk.refused"]
+
+
+def test_a_precheck_may_use_a_moment_old_registry_and_the_submission_checks_again(world: Any,
+                                                                                 monkeypatch: Any) -> None:
+    """Inside a Slack ack the name claims come from a registry read at most CLAIMS_FRESH_SECONDS ago (a burst
+    of submissions reads it once); the submission itself re-reads it, so a claim taken meanwhile is refused."""
+    from bot.workflow import service as service_module
+
+    monkeypatch.setattr(service_module, "CLAIMS_FRESH_SECONDS", 3600.0)
+    wf = world().workflow
+    domain = "shop.example.com"
+    wf.precheck_create(web("shop-one", envs=["prod"], domain=domain), SRE)  # reads the (empty) registry
+    wf.submit_create(web("shop-one", envs=["prod"], domain=domain), SRE)
+    wf.precheck_create(web("shop-two", envs=["prod"], domain=domain), SRE)  # the moment-old registry: passes
+    with pytest.raises(InvalidSpecError, match=f"domain {domain}"):
+        wf.submit_create(web("shop-two", envs=["prod"], domain=domain), SRE)
+    monkeypatch.setattr(service_module, "CLAIMS_FRESH_SECONDS", 0.0)
+    with pytest.raises(InvalidSpecError, match=f"domain {domain}"):  # a fresh read refuses it on the form
+        wf.precheck_create(web("shop-two", envs=["prod"], domain=domain), SRE)
