@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioners import ownership, tenancy
 from provisioners.changeset import ChangeSet
+from provisioners.context import per_platform
 from provisioners.errors import PermanentError
 from provisioners.k8s import ManifestError, validate_manifest_text, validate_object
 from provisioners.ownership import FileRow, Rule
@@ -105,7 +106,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
         except (ManifestError, KeyError) as exc:
             raise GeneratedFileError(f"{path} would generate an invalid Application: {exc}") from exc
     files[service_readme_file(spec, platform)] = _service_readme(spec, ctx)
-    common = shared_files(platform, ctx)
+    common = shared_files(ctx)
     files.update(common)
     return ChangeSet(
         repo=REPO,
@@ -380,8 +381,10 @@ def codeowners_rules(platform: PlatformConfig) -> list[Rule]:
     return rules
 
 
-def shared_files(platform: PlatformConfig, ctx: RenderContext) -> dict[str, str]:
+@per_platform
+def shared_files(ctx: RenderContext) -> dict[str, str]:
     """The repository's README and CODEOWNERS: the same from every service's change set."""
+    platform = ctx.platform
     rules = codeowners_rules(platform)
     sre = ownership.owners_text(ownership.sre(platform))
     team_path = ownership.example_path(platform.gitops_path)

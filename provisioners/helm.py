@@ -24,6 +24,7 @@ import yaml
 
 from provisioners import ownership
 from provisioners.changeset import ChangeSet
+from provisioners.context import per_platform
 from provisioners.errors import PermanentError
 from provisioners.k8s import ManifestError, validate_developer_values
 from provisioners.ownership import FileRow, Rule
@@ -250,6 +251,7 @@ def codeowners_rules(ctx: RenderContext) -> list[Rule]:
                                   what="its services' developer values (image, replicas, resources, env)")]
 
 
+@per_platform
 def shared_files(ctx: RenderContext) -> dict[str, str]:
     """The repository's README and CODEOWNERS: the same from every service's change set."""
     platform = ctx.platform

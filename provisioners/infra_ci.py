@@ -21,6 +21,7 @@ import yaml
 
 from provisioners import infra_pipeline
 from provisioners.actions import annotate, uses
+from provisioners.context import per_platform
 from provisioners.platform import PlatformConfig
 from provisioners.render import YamlBlock, to_yaml
 
@@ -52,6 +53,7 @@ def account_index(platform: PlatformConfig) -> int:
     return platform.infra_path.split("/").index("{account_id}")
 
 
+@per_platform
 def files(ctx: RenderContext) -> dict[str, str]:
     """Path -> content of every pipeline file for the configured `platform.infra_pipeline`."""
     platform = ctx.platform

@@ -28,27 +28,15 @@ def hcl_expr(expression: str) -> _HclRaw:
     return _HclRaw(expression)
 
 
+_HCL_ESCAPES = {ord("\\"): "\\\\", ord('"'): '\\"', ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t",
+                **{c: f"\\u{c:04x}" for c in [*range(0x20), 0x7F] if c not in (0x09, 0x0A, 0x0D)}}
+
+
 def hcl_string(value: str) -> str:
     """Encode text as an HCL quoted string: escapes, and `${`/`%{` made inert so no template is evaluated."""
-    out = []
-    for ch in value:
-        if ch == "\\":
-            out.append("\\\\")
-        elif ch == '"':
-            out.append('\\"')
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
     # `$${` is HCL's documented escape, but python-hcl2 mis-lexes it; `\u0024{` is equally inert in
     # HCL (the template scanner looks for `${` in the raw text) and both parsers decode it to `${`.
-    text = "".join(out).replace("${", "\\u0024{").replace("%{", "\\u0025{")
+    text = value.translate(_HCL_ESCAPES).replace("${", "\\u0024{").replace("%{", "\\u0025{")
     return f'"{text}"'
 
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioners import infra_ci, ownership
 from provisioners.changeset import ChangeSet
+from provisioners.context import per_platform
 from provisioners.errors import PermanentError
 from provisioners.helm import PROXY_PORT
 from provisioners.k8s import chart_defaults
@@ -708,6 +709,7 @@ def codeowners_rules(platform: PlatformConfig) -> list[Rule]:
     return rules
 
 
+@per_platform
 def shared_files(ctx: RenderContext) -> dict[str, str]:
     """The repository's README and CODEOWNERS: the same from every service's change set."""
     platform = ctx.platform

@@ -193,7 +193,7 @@ def test_appproject_admits_only_the_teams_repos_namespaces_and_group(ctx: Render
 def test_nothing_spans_teams(ctx: RenderContext) -> None:
     search = argocd.render(load("ranking-web", ctx), ctx)
     payments = argocd.render(load("invoice-worker", ctx), ctx)
-    shared = set(argocd.shared_files(ctx.platform, ctx))  # README and CODEOWNERS, identical for every team
+    shared = set(argocd.shared_files(ctx))  # README and CODEOWNERS, identical for every team
     assert {p: c for p, c in search.files.items() if p in shared} == {p: c for p, c in payments.files.items()
                                                                       if p in shared}
     assert all(p.startswith("teams/search/") for p in set(search.files) - shared)
