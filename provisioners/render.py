@@ -178,6 +178,13 @@ def _check_hcl_syntax(content: str) -> None:
     hcl2.parses_to_tree(content)
 
 
+@lru_cache(maxsize=4096)
+def _check_yaml_syntax(content: str) -> None:
+    """Cached like `_check_hcl_syntax`: the infra pipeline's workflows and each team's Argo CD files repeat
+    in every service's change set."""
+    list(yaml.load_all(content, Loader=_SAFE_LOADER))
+
+
 class GeneratedFileError(ValueError):
     """A generated file does not parse; always a LaunchPad bug, never the user's."""
 
@@ -188,7 +195,7 @@ def check_file(path: str, content: str) -> None:
         if path.endswith(".hcl") or path.endswith(".tf"):
             _check_hcl_syntax(content)
         elif path.endswith((".yaml", ".yml")):
-            list(yaml.load_all(content, Loader=_SAFE_LOADER))
+            _check_yaml_syntax(content)
         elif path.endswith(".json"):
             json.loads(content)
     except Exception as exc:
