@@ -46,7 +46,7 @@ from bot.store.deliveries import DeliveryLog
 
 log = logging.getLogger(__name__)
 
-LISTENER_GROUPS = [commands, actions, views, home]
+LISTENER_GROUPS = [commands, actions, home]  # after the modal, AWS and bulk listeners (see build_app)
 
 
 def build_client(settings: Settings) -> WebClient:
@@ -82,8 +82,13 @@ def build_app(settings: Settings, services: Services, *, client: WebClient | Non
                            blueprints=services.render_context.blueprints)
     app.middleware(assign_request_id)
     app.error(report_error)
-    # first: it answers `lookup` and `password`. The cast: its HasServices protocol declares `workflow` as a
-    # plain (hence invariant) attribute, which mypy will not match with Services.workflow's subtype.
+    # Bolt tries listeners in registration order, each match costing a little inside the ack: the modal
+    # submissions come first (a burst of form submissions is the heaviest traffic an ack sees; no command
+    # or action listener could match a view_submission anyway).
+    views.register(app, surface)
+    # Then the AWS listeners, before the general `/launchpad` one: they answer `lookup` and `password`. The
+    # cast: their HasServices protocol declares `workflow` as a plain (hence invariant) attribute, which mypy
+    # will not match with Services.workflow's subtype.
     aws_listeners.register(app, cast(Any, services), actors=surface.actors)
     bulk.register(app, surface)  # `/launchpad bulk` (SRE), before the general `/launchpad` listener
     for group in LISTENER_GROUPS:

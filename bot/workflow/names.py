@@ -40,15 +40,18 @@ def claims(names: Mapping[str, str]) -> dict[tuple[str, str], str]:
 Registry = list[tuple[str, str, str, str | None]]  # (service, team, environment, domain) of every claim holder
 
 
-def check(s: Session, spec: ServiceSpec, ctx: RenderContext, registry: Registry | None = None) -> None:
+def check(s: Session | None, spec: ServiceSpec, ctx: RenderContext, registry: Registry | None = None) -> None:
     """Raise InvalidSpecError on the `name` field naming the other service when a claim is taken. `registry`:
     what `registered` read a moment ago (a precheck's snapshot); by default read now, in `s`."""
+    if registry is None:
+        assert s is not None, "without a registry snapshot the claims are read in a session"
+        registry = registered(s, ctx)
     platform = ctx.platform
     wanted: dict[tuple[str, str], str] = {}
     for mine in spec.environments:
         wanted.update(claims(name_fields(spec.name, spec.team, mine.name, platform.organisation)))
     wanted.update({("domain", d): f"domain {d}" for d in domains(spec, ctx).values()})
-    for other, team, env, domain in registered(s, ctx) if registry is None else registry:
+    for other, team, env, domain in registry:
         if other == spec.name:
             continue
         taken = claims(name_fields(other, team, env, platform.organisation))

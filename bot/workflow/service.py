@@ -68,6 +68,15 @@ PLAN_TRIES = 3  # a submission plans again when the service moved while it rende
 
 
 @dataclass(frozen=True)
+class _Snapshot:
+    """What a precheck reads instead of the database: the name claims (`names.registered`) and every service
+    name the database knows (any service row, any lock)."""
+    read_at: float  # monotonic
+    registry: names.Registry
+    known: frozenset[str]
+
+
+@dataclass(frozen=True)
 class _CreatePlan:
     """A create/change checked and rendered outside the row lock, with the service state it was planned from."""
 
@@ -115,20 +124,27 @@ class WorkflowService:
         self.policy = policy
         self.clock = clock
         self.notifier: Notifier = notifier or NullNotifier()
-        self._claims: tuple[float, names.Registry] | None = None  # (monotonic time read, registry) for prechecks
-        self._claims_lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None  # what prechecks read, at most CLAIMS_FRESH_SECONDS old
+        self._snapshot_lock = threading.Lock()
 
     # --- submitting -----------------------------------------------------------------------------
     @audits_refusals("request")
     def precheck_create(self, spec_data: dict[str, Any], actor: Actor) -> ServiceSpec:
         """Every refusal submit_create would give (invalid spec, not allowed, locked), without writing or
-        rendering: cheap enough to run inside a Slack ack so refusals still show on the form. The name claims
-        come from a registry read at most `CLAIMS_FRESH_SECONDS` ago (a burst of submissions reads it once);
-        submit_create checks them again, fresh, in the transaction that creates the request."""
+        rendering: cheap enough to run inside a Slack ack so refusals still show on the form. The name claims,
+        and the names the database knows (services, locks), come from a snapshot read at most
+        `CLAIMS_FRESH_SECONDS` ago (a burst of submissions reads it once); a name in neither needs no database
+        read at all. This process's own submissions refresh the snapshot; submit_create checks everything
+        again, fresh, in the transaction that creates the request."""
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
+        snapshot = self._recent_snapshot()
+        if spec.name not in snapshot.known:  # a fresh name: no stored service to compare with, no lock to wait on
+            self._check_create(None, spec, None, actor, registry=snapshot.registry)
+            self._pinned(spec, spec_data, None, actor)
+            return spec
         with self.store.read_session() as s:  # reads only: never queues behind a worker's write
             svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
-            existing_envs = self._check_create(s, spec, svc, actor, registry=self._recent_claims(s))
+            existing_envs = self._check_create(s, spec, svc, actor, registry=snapshot.registry)
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             _refuse_unchanged(s, self._pinned(spec, spec_data, previous, actor), previous, svc)
@@ -139,15 +155,17 @@ class WorkflowService:
                 raise held
         return spec
 
-    def _check_create(self, s: Session, spec: ServiceSpec, svc: m.Service | None, actor: Actor, *,
+    def _check_create(self, s: Session | None, spec: ServiceSpec, svc: m.Service | None, actor: Actor, *,
                       registry: names.Registry | None = None) -> list[str]:
-        """Authorization and shape checks of a create/change; returns the service's existing environments."""
+        """Authorization and shape checks of a create/change; returns the service's existing environments.
+        `s` may be None only for a service nobody has (`svc` None) checked against a `registry` snapshot."""
         active = svc is not None and svc.active
         kind = RequestKind.CHANGE if active else RequestKind.CREATE
         self._authorize(actor, spec.team, svc if active else None, f"{kind.value} {spec.name}", creating=not active)
         names.check(s, spec, self.ctx, registry)
         if not active or svc is None:
             return []
+        assert s is not None, "an existing service is checked inside a session"
         existing_envs = self._env_names(s, svc)
         if svc.team != spec.team:
             raise InvalidSpecError({"team": f"{spec.name} belongs to team {svc.team}; moving a service "
@@ -183,7 +201,9 @@ class WorkflowService:
                     svc.team, svc.blueprint, svc.owner, svc.created_by = spec.team, spec.blueprint, plan.owner, actor.id
                     svc.updated_at = now
                 self._add_steps(s, req, layout(plan.kind, plan.changesets, plan.needed), now, actor)
-                return records.request_info(s, req)
+                info = records.request_info(s, req)
+            self._forget_snapshot()
+            return info
         raise PermanentError(f"{plan.spec.name} kept changing while this request was prepared (another request "
                              "finished meanwhile); submit it again")
 
@@ -599,16 +619,23 @@ class WorkflowService:
         self.record_refusal(actor, what, f"{kind}: {detail}", request_id=request_id if isinstance(request_id, int)
                             else None, service=str(service) if service else None)
 
-    def _recent_claims(self, s: Session) -> names.Registry:
-        """The name-claim registry, read again only when the last read is older than `CLAIMS_FRESH_SECONDS`."""
+    def _recent_snapshot(self) -> _Snapshot:
+        """The precheck's snapshot, read again only when the last read is older than `CLAIMS_FRESH_SECONDS`."""
         now = time.monotonic()
-        with self._claims_lock:
-            if self._claims is not None and now - self._claims[0] < CLAIMS_FRESH_SECONDS:
-                return self._claims[1]
-        registry = names.registered(s, self.ctx)
-        with self._claims_lock:
-            self._claims = (now, registry)
-        return registry
+        with self._snapshot_lock:
+            if self._snapshot is not None and now - self._snapshot.read_at < CLAIMS_FRESH_SECONDS:
+                return self._snapshot
+        with self.store.read_session() as s:
+            known = set(s.scalars(select(m.Service.name)).all()) | set(s.scalars(select(m.Lock.service)).all())
+            snapshot = _Snapshot(read_at=now, registry=names.registered(s, self.ctx), known=frozenset(known))
+        with self._snapshot_lock:
+            self._snapshot = snapshot
+        return snapshot
+
+    def _forget_snapshot(self) -> None:
+        """After this process created a request: its own prechecks must see that name at once."""
+        with self._snapshot_lock:
+            self._snapshot = None
 
     def _authorize(self, actor: Actor, team: str, svc: m.Service | None, what: str, *,
                    requester: str | None = None, creating: bool = False) -> None:

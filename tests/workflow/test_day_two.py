@@ -166,18 +166,47 @@ def test_refusals_leave_an_audit_event(world: Any) -> None:
 
 def test_a_precheck_may_use_a_moment_old_registry_and_the_submission_checks_again(world: Any,
                                                                                  monkeypatch: Any) -> None:
-    """Inside a Slack ack the name claims come from a registry read at most CLAIMS_FRESH_SECONDS ago (a burst
-    of submissions reads it once); the submission itself re-reads it, so a claim taken meanwhile is refused."""
+    """Inside a Slack ack the name claims come from a snapshot read at most CLAIMS_FRESH_SECONDS ago (a burst
+    of submissions reads it once); the submission itself re-reads them, so a claim another replica took
+    meanwhile is refused. A process's own submission refreshes its snapshot at once."""
     from bot.workflow import service as service_module
 
     monkeypatch.setattr(service_module, "CLAIMS_FRESH_SECONDS", 3600.0)
-    wf = world().workflow
+    wf, other_replica = world().workflow, world().workflow  # two serving processes on one database
     domain = "shop.example.com"
     wf.precheck_create(web("shop-one", envs=["prod"], domain=domain), SRE)  # reads the (empty) registry
-    wf.submit_create(web("shop-one", envs=["prod"], domain=domain), SRE)
-    wf.precheck_create(web("shop-two", envs=["prod"], domain=domain), SRE)  # the moment-old registry: passes
+    other_replica.submit_create(web("shop-one", envs=["prod"], domain=domain), SRE)
+    wf.precheck_create(web("shop-two", envs=["prod"], domain=domain), SRE)  # the moment-old snapshot: passes
     with pytest.raises(InvalidSpecError, match=f"domain {domain}"):
         wf.submit_create(web("shop-two", envs=["prod"], domain=domain), SRE)
+    with pytest.raises(InvalidSpecError, match=f"domain {domain}"):  # its own submission refreshed the snapshot
+        other_replica.precheck_create(web("shop-two", envs=["prod"], domain=domain), SRE)
     monkeypatch.setattr(service_module, "CLAIMS_FRESH_SECONDS", 0.0)
     with pytest.raises(InvalidSpecError, match=f"domain {domain}"):  # a fresh read refuses it on the form
         wf.precheck_create(web("shop-two", envs=["prod"], domain=domain), SRE)
+
+
+def test_a_burst_of_prechecks_for_new_names_reads_the_database_once(world: Any, monkeypatch: Any) -> None:
+    """Prechecks run inside Slack's 3 s ack: fifty new names in a burst cost one snapshot read, not fifty
+    sessions; a name the database knows (a service, a lock) is still read fresh."""
+    from bot.workflow import service as service_module
+
+    monkeypatch.setattr(service_module, "CLAIMS_FRESH_SECONDS", 3600.0)
+    services = world()
+    wf = services.workflow
+    first = wf.submit_create(spec("ledger"), ALICE)
+    sessions: list[str] = []
+    real = services.store.read_session
+
+    def counted() -> Any:
+        sessions.append("read")
+        return real()
+
+    monkeypatch.setattr(services.store, "read_session", counted)
+    for i in range(50):
+        wf.precheck_create(spec(f"new-{i:02d}"), ALICE)
+    assert len(sessions) == 1  # the snapshot, read once
+    with pytest.raises(Locked) as held:  # a known name: read fresh, its lock found
+        wf.precheck_create(spec("ledger", description="more"), ALICE)
+    assert held.value.holder_request_id == first.id
+    assert len(sessions) == 2
