@@ -30,7 +30,7 @@ from provisioners.k8s import ManifestError, validate_manifest_text, validate_obj
 from provisioners.ownership import FileRow, Rule
 from provisioners.platform import PlatformConfig
 from provisioners.render import GeneratedFileError, to_yaml
-from provisioners.spec import ServiceSpec
+from provisioners.spec import ServiceSpec, application_name
 
 if TYPE_CHECKING:
     from provisioners.context import RenderContext
@@ -81,10 +81,6 @@ def service_readme_file(spec: ServiceSpec, platform: PlatformConfig) -> str:
 
 def generator_glob(team: str, platform: PlatformConfig) -> str:
     return f"{team_dir(team, platform)}/services/*/*.yaml"
-
-
-def application_name(team: str, service: str, env: str) -> str:
-    return f"{team}-{service}-{env}"
 
 
 # --- render ------------------------------------------------------------------------------------------

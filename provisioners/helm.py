@@ -30,7 +30,7 @@ from provisioners.k8s import ManifestError, validate_developer_values
 from provisioners.ownership import FileRow, Rule
 from provisioners.release import promoted_from
 from provisioners.render import GeneratedFileError, to_yaml
-from provisioners.spec import IMAGE, ServiceSpec, resolved, resources_for
+from provisioners.spec import ServiceSpec, resolved, resources_for, split_image
 
 if TYPE_CHECKING:
     from provisioners.context import RenderContext
@@ -67,10 +67,10 @@ def readme_file(spec: ServiceSpec, ctx: RenderContext) -> str:
 
 def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
     envs = [e.name for e in spec.environments]
+    per_env = {env: environment_values(spec, ctx, env) for env in envs}
     documents = {values_file(spec, ctx): ("shared by every environment", shared_values(spec, ctx))}
-    for env in envs:
-        documents[environment_file(spec, ctx, env)] = (f"{env} only; overrides values.yaml",
-                                                        environment_values(spec, ctx, env))
+    for env, values in per_env.items():
+        documents[environment_file(spec, ctx, env)] = (f"{env} only; overrides values.yaml", values)
     files = {}
     for path, (scope, data) in documents.items():
         current = current_values(ctx, path)
@@ -84,7 +84,7 @@ def render(spec: ServiceSpec, ctx: RenderContext) -> ChangeSet:
         repo=REPO,
         files=files,
         title=f"{spec.name}: Helm values for {', '.join(envs)}",
-        summary=_summary(spec, ctx, envs),
+        summary=_summary(spec, ctx, per_env),
         environments=envs,
         shared=sorted(common),  # the repository's README and CODEOWNERS: no one service removes them
     )
@@ -196,19 +196,12 @@ def _kept(data: dict[str, Any], current: dict[str, Any] | None) -> dict[str, Any
 
 def initial_image(spec: ServiceSpec, ctx: RenderContext) -> dict[str, str]:
     """The image a new service starts with: the spec's, else its own ECR repository at the bootstrap tag."""
-    return _image(spec, ctx)
-
-
-def _image(spec: ServiceSpec, ctx: RenderContext) -> dict[str, str]:
     if spec.image is None:  # the service's own ECR repository, shared by all its environments
         platform = ctx.platform
         repository = spec.names(platform.artifact_environment, platform).ecr_repository
         return {"repository": f"{platform.registry_host()}/{repository}", "tag": BOOTSTRAP_TAG}
-    reference, _, digest = spec.image.partition("@")
-    match = IMAGE.match(reference)
-    tag = (match.group("tag") if match else None) or "latest"
-    repository = reference[: -len(tag) - 1] if reference.endswith(f":{tag}") else reference
-    image = {"repository": repository, "tag": tag}
+    repository, tag, digest = split_image(spec.image)
+    image = {"repository": repository, "tag": tag or "latest"}
     if digest:
         image["digest"] = digest
     return image
@@ -232,12 +225,11 @@ def _check(path: str, data: dict[str, Any], ctx: RenderContext) -> None:
         raise GeneratedFileError(f"generated {path} breaks the chart's developer schema: {exc}") from exc
 
 
-def _summary(spec: ServiceSpec, ctx: RenderContext, envs: list[str]) -> str:
+def _summary(spec: ServiceSpec, ctx: RenderContext, per_env: dict[str, dict[str, Any]]) -> str:
     r = resolved(spec, ctx.blueprint(spec))
     lines = [f"Helm values for `{spec.name}` on the SRE chart: port {r['port']}, "
              f"health check `{r['health_check_path']}`."]
-    for env in envs:
-        values = environment_values(spec, ctx, env)
+    for env, values in per_env.items():
         lines.append(f"- `{env}`: {values['replicas']} replica(s), {values['resources']['cpu']} CPU / "
                      f"{values['resources']['memory']} memory, image `{image_reference(values['image'])}`")
     return "\n".join(lines)

@@ -205,8 +205,8 @@ def atlantis_config(projects: list[dict[str, Any]]) -> str:
 
 
 def projects_of(changeset_files: dict[str, str]) -> list[dict[str, Any]]:
-    units = {posixpath.dirname(p): text for p, text in changeset_files.items()
-             if posixpath.basename(p) == infra_pipeline.UNIT_FILE and "/" in p}
+    units = {unit: changeset_files[f"{unit}/{infra_pipeline.UNIT_FILE}"]
+             for unit in infra_pipeline.units_in(changeset_files)}
     return infra_pipeline.atlantis_projects(units, ATLANTIS_WORKFLOW)
 
 

@@ -270,6 +270,16 @@ class ResourceNames(BaseModel):
     application: str = Field(description="Argo CD Application name")
 
 
+def application_name(team: str, service: str, env: str) -> str:
+    """The Argo CD Application of a service in one environment (also a `name_fields` field)."""
+    return f"{team}-{service}-{env}"
+
+
+def ci_role_name(service: str) -> str:
+    """The IAM role the service's CI assumes; one per service, whatever the environment."""
+    return f"{service}-ci"
+
+
 def name_fields(service: str, team: str, env: str, organisation: str) -> dict[str, str]:
     """The fields of `ResourceNames` as a plain dict: the one place the name formats live (cheap enough to
     compute for a whole registry inside a Slack acknowledgement)."""
@@ -281,14 +291,14 @@ def name_fields(service: str, team: str, env: str, organisation: str) -> dict[st
         "security_group": f"{prefix}-pods",
         "rds_security_group": f"{prefix}-rds",
         "ecr_repository": f"{team}/{service}",
-        "ci_role": f"{service}-ci",
+        "ci_role": ci_role_name(service),
         "bucket": f"{organisation}-{prefix}",
         "rds": prefix,
         "elasticache": prefix,
         "namespace": f"{team}-{env}",
         "service_account": service,
         "release": service,
-        "application": f"{team}-{service}-{env}",
+        "application": application_name(team, service, env),
     }
 
 
@@ -519,18 +529,23 @@ class ServiceSpec(BaseModel):
         return f"{self.name}.{zone}"
 
 
+def split_image(image: str) -> tuple[str, str | None, str]:
+    """(repository, tag or None, digest or "") of an image reference."""
+    reference, _, digest = image.partition("@")
+    match = IMAGE.match(reference)
+    tag = match.group("tag") if match else None
+    return (reference[: -len(tag) - 1] if tag else reference), tag, digest
+
+
 def _check_image(image: str, repository: str) -> None:
     """The service's CI workflow pushes to its own ECR repository and deploys by rewriting the tag in
     values.yaml: an image elsewhere, or pinned by digest, would never change what runs. Refused, saying
     what works (leave `image` out and CI sets it)."""
-    reference, _, digest = image.partition("@")
+    name, _, digest = split_image(image)
     if digest:
         raise FieldProblem("image", f"image {image!r} is pinned by digest, but CI deploys by rewriting the tag, "
                                     f"so the digest would keep the old image running; give {repository}:<tag>, or "
                                     "leave image out (CI sets it)")
-    match = IMAGE.match(reference)
-    tag = match.group("tag") if match else None
-    name = reference[: -len(tag) - 1] if tag else reference
     if name != repository:
         raise FieldProblem("image", f"image {image!r} is not in the service's ECR repository {repository}: CI pushes "
                                     "there and deploys by rewriting the tag, so an image elsewhere would never "

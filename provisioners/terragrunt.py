@@ -35,7 +35,7 @@ from provisioners.k8s import chart_defaults
 from provisioners.ownership import FileRow, Rule
 from provisioners.platform import EnvironmentTarget, ModuleSource, PlatformConfig
 from provisioners.render import hcl_expr, hcl_string, render_template
-from provisioners.spec import ServiceSpec, resolved
+from provisioners.spec import ServiceSpec, ci_role_name, resolved
 
 if TYPE_CHECKING:
     from provisioners.blueprint import Blueprint
@@ -122,13 +122,9 @@ def service_repository(spec: ServiceSpec, platform: PlatformConfig) -> str:
     return platform.repositories["service"].name.format(team=spec.team, service=spec.name)
 
 
-def ci_role_name(spec: ServiceSpec) -> str:
-    return f"{spec.name}-ci"  # = ResourceNames.ci_role (no platform needed here)
-
-
 def ci_role_arn(spec: ServiceSpec, platform: PlatformConfig) -> str:
     """The role the service's CI workflow assumes; deterministic, so the workflow needs no lookup."""
-    return f"arn:aws:iam::{platform.artifact_target().account_id}:role/{ci_role_name(spec)}"
+    return f"arn:aws:iam::{platform.artifact_target().account_id}:role/{ci_role_name(spec.name)}"
 
 
 def ecr_repository_arn(spec: ServiceSpec, platform: PlatformConfig) -> str:
@@ -436,8 +432,8 @@ HEADLINES = {
 
 def _ecr(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Package], names: Any,
          target: EnvironmentTarget) -> Context:
-    accounts = sorted({t.account_id for t in ctx.platform.environments.values()} | {target.account_id})
-    return {"reader_arns": [f"arn:aws:iam::{account}:root" for account in accounts],
+    # the ECR package lives in the artifact environment (`target`), which `accounts()` includes
+    return {"reader_arns": [f"arn:aws:iam::{account}:root" for account in ctx.platform.accounts()],
             "keep_tagged": ctx.platform.ecr_keep_tagged_images}
 
 
@@ -450,7 +446,7 @@ def _ci_role(spec: ServiceSpec, ctx: RenderContext, pkg: Package, pkgs: list[Pac
             "ecr:DescribeImages", "ecr:GetDownloadUrlForLayer", "ecr:InitiateLayerUpload", "ecr:PutImage",
             "ecr:UploadLayerPart"]
     return {
-        "role_name": ci_role_name(spec),
+        "role_name": ci_role_name(spec.name),
         "role_description": f"GitHub Actions of {repo} push images to ECR {names.ecr_repository}",
         "oidc_subject": f"repo:{repo}:ref:refs/heads/{branch}",
         "permissions": {

@@ -95,7 +95,6 @@ class InstallationTokens:
         self._integration: GithubIntegration | None = None
         self._key: Any = None
         self._app_lock = threading.Lock()
-        self.minted = 0
 
     def auth(self, access: Access) -> Auth.Auth:
         """A PyGithub auth that puts a current token for `access` on every request it signs."""
@@ -182,7 +181,6 @@ class InstallationTokens:
             raise PermanentError(f"{self._who} cannot access repository {access.repo}: the installation is on "
                                  f"{account!r}; one App installation covers one organisation, so give "
                                  f"{access.repo.split('/', 1)[0]!r} a credential of its own (docs/forge.md)")
-        self.minted += 1
         expires = _timestamp(data.get("expires_at")) or self._clock() + 3600
         return Grant(token=token, expires_at=expires, access=access)
 

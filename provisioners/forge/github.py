@@ -678,11 +678,6 @@ class GitHubForge:
         one); False for a token credential, which has nothing to renew."""
         return self._tokens is not None and self._tokens.reject_last()
 
-    @property
-    def installation_tokens(self) -> InstallationTokens | None:
-        """The App credential's installation tokens (None for a token credential)."""
-        return self._tokens
-
     def _read(self, fn: Callable[[], T], what: str, *, missing: Any = ...) -> T:
         """A read-only call; `missing` is returned on 404 (or, when a string, raised as PermanentError)."""
         try:

@@ -121,10 +121,7 @@ class Retrier:
                 return fn()
             except RateLimitedAnswer as answer:
                 limited += 1
-                if answer.primary:
-                    self._wait_for_reset(answer.headers, what, limited)
-                else:
-                    self._wait_secondary(answer.headers, what, limited)
+                self._wait_limited(answer.primary, answer.headers, what, limited)
                 continue
             except GithubException as err:
                 status, headers = err.status, {k.lower(): v for k, v in (err.headers or {}).items()}
@@ -132,10 +129,7 @@ class Retrier:
                 kind = rate_limit_kind(status, headers, message)
                 if kind is not None:
                     limited += 1
-                    if kind == "primary":
-                        self._wait_for_reset(headers, what, limited)
-                    else:
-                        self._wait_secondary(headers, what, limited)
+                    self._wait_limited(kind == "primary", headers, what, limited)
                     continue
                 if status >= 500:
                     failures += 1
@@ -167,6 +161,13 @@ class Retrier:
         log.info("GitHub %s while trying to %s; retry %d/%d in %.1fs", reason, what, failures,
                  self.policy.max_retries, delay)
         self.sleep(delay)
+
+    def _wait_limited(self, primary: bool, headers: dict[str, Any], what: str, limited: int) -> None:
+        """One rate-limited answer, however it came (HTTP status or a GraphQL error body)."""
+        if primary:
+            self._wait_for_reset(headers, what, limited)
+        else:
+            self._wait_secondary(headers, what, limited)
 
     def _wait_for_reset(self, headers: dict[str, Any], what: str, limited: int) -> None:
         now = self.clock()

@@ -46,7 +46,6 @@ JOB_PREFIX = "launchpad-infra"  # every job (so every check run) of the pipeline
 PLAN_MARKER = "<!-- launchpad-infra:plan -->"  # first line of the one pull-request comment, found and updated
 REPORT_PREFIX = "<!-- launchpad-infra-report "
 RESULT_PREFIX = "launchpad-infra-result "  # one log line per unit, read back by LaunchPad and by a re-run
-ZERO_SHA = "0" * 40
 ERROR_LINES = 8
 COMMENT_LIMIT = 60000  # GitHub refuses comments over 65536 characters
 
