@@ -126,21 +126,22 @@ class Engine:
             step = s.get(m.Step, claim.step_id)
             req = s.get(m.Request, claim.request_id)
             assert step is not None and req is not None
-            opened = None
+            opener = None
             if step.kind in (StepKind.WAIT_MERGE, StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):
                 opener = s.scalar(select(m.Step).where(
                     m.Step.request_id == req.id, m.Step.kind == StepKind.OPEN_PR, m.Step.repo == step.repo,
                     m.Step.repo_index == step.repo_index))
-                opened = opener.pr_number if opener is not None else None
-            pr: dict[str, Any] = {}
-            if step.kind in (StepKind.WAIT_PLAN, StepKind.WAIT_APPLY):  # the commit its sibling step saw
-                sibling = StepKind.OPEN_PR if step.kind == StepKind.WAIT_PLAN else StepKind.WAIT_MERGE
+            opened = opener.pr_number if opener is not None else None
+            pr: dict[str, Any] = {}  # the commit the plan or apply follows
+            if step.kind == StepKind.WAIT_PLAN and opener is not None:  # the head the PR was opened at
+                pr = dict(opener.result or {})
+            elif step.kind == StepKind.WAIT_APPLY:  # the merge commit
                 seen = s.scalar(select(m.Step.result).where(
-                    m.Step.request_id == req.id, m.Step.kind == sibling, m.Step.repo == step.repo,
+                    m.Step.request_id == req.id, m.Step.kind == StepKind.WAIT_MERGE, m.Step.repo == step.repo,
                     m.Step.repo_index == step.repo_index))
                 pr = dict(seen or {})
             rows = bulk.step_rows(s, req) if req.kind == RequestKind.BULK and step.kind == StepKind.OPEN_PR else []
-            follows = step.kind in (StepKind.WAIT_DEPLOY, StepKind.WAIT_PRUNE)
+            follows = step.kind == StepKind.WAIT_DEPLOY  # wait_prune reads neither merges nor earlier polls
             merged = deployments.merged(s, req.id) if follows else []
             followed = deployments.followed(s, req.id) if follows else {}
             job = StepJob(request_id=req.id, kind=RequestKind(req.kind), service=req.service,

@@ -22,7 +22,7 @@ from bot.workflow.outcomes import Done as Done  # re-exported: the engine and te
 from bot.workflow.outcomes import Outcome as Outcome
 from bot.workflow.outcomes import StepJob as StepJob
 from bot.workflow.outcomes import Wait as Wait
-from bot.workflow.pipeline import PipelineFollowing, commits, follow, shared_files
+from bot.workflow.pipeline import PipelineFollowing, commits, follow, lookup, repository, shared_files
 from bot.workflow.steps import StepKind, numbered
 from provisioners.changeset import ChangeSet
 from provisioners.errors import PermanentError
@@ -89,15 +89,10 @@ class Actions:
         assert job.repo is not None and job.forge_key is not None
         if job.opened_pr is None:
             return Done(detail=f"Nothing to merge in {job.repo}")
-        if job.kind == RequestKind.BULK:
-            name, _ = bulk.repository(job.params, job.repo)
-        else:
-            name, _ = repository_for(self.ctx.platform, job.repo, load_spec(job.spec, self.ctx))
+        name = repository(self, job)
         forge = self.forges.forge_for(name, job.environments)
-        change = forge.get_change(name, job.forge_key)
+        change = lookup(forge, name, job)
         pr = f"PR #{job.opened_pr} in {job.repo}"
-        if change is None:
-            raise PermanentError(f"{pr} ({name}) is gone; retry the request to open it again")
         if change.state == ChangeState.MERGED:
             return Done(detail=f"{pr} is merged", pr_url=change.url or None, pr_number=change.number or None,
                         merge_sha=change.merge_sha, result=commits(change))

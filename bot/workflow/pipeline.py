@@ -48,14 +48,6 @@ class Actions(Protocol):
     def pipeline(self) -> PipelineFollowing: ...
 
 
-def _done(**fields: Any) -> Outcome:
-    return Done(**fields)
-
-
-def _wait(**fields: Any) -> Outcome:
-    return Wait(**fields)
-
-
 def default_poll(looks: int) -> float:
     """Seconds until the next look at a pipeline: soon at first, then backing off to five minutes."""
     return min(300.0, 20.0 * 1.5 ** min(looks, 12))
@@ -82,12 +74,12 @@ def follow(actions: Actions, job: StepJob, now: datetime) -> Outcome:
     planning = job.step_kind == StepKind.WAIT_PLAN
     verb = "plan" if planning else "apply"
     if platform.infra_pipeline == "none":
-        return _done(detail=f"skipped: platform.infra_pipeline is none, so no pipeline LaunchPad knows "
+        return Done(detail=f"skipped: platform.infra_pipeline is none, so no pipeline LaunchPad knows "
                                    f"will {verb} {job.repo}; {verb} it yourself")
     if job.opened_pr is None:
-        return _done(detail=f"Nothing to {verb} in {job.repo}")
+        return Done(detail=f"Nothing to {verb} in {job.repo}")
     assert job.repo is not None and job.forge_key is not None
-    name = _repository(actions, job)
+    name = repository(actions, job)
     forge = actions.forges.forge_for(name, job.environments)
     # the commit open_pr (head) or wait_merge (merge) saw: no pull-request lookup needed
     seen = str(job.pr.get("head_sha" if planning else "merge_sha") or "")
@@ -96,9 +88,9 @@ def follow(actions: Actions, job: StepJob, now: datetime) -> Outcome:
                         url=str(job.pr.get("url") or ""), state=ChangeState.OPEN if planning else ChangeState.MERGED,
                         head_sha=str(job.pr.get("head_sha") or seen), merge_sha=job.pr.get("merge_sha"))
     else:
-        change = _lookup(forge, name, job)
+        change = lookup(forge, name, job)
         if change.no_op:
-            return _done(detail=f"Nothing to {verb}: {job.repo} already had this content")
+            return Done(detail=f"Nothing to {verb}: {job.repo} already had this content")
     follow_one = _plan if planning else _apply
     return follow_one(actions, job, now, forge, name, change)
 
@@ -109,11 +101,12 @@ def _moved(forge: Forge, name: str, job: StepJob, change: Change, now: datetime,
     since = datetime.fromisoformat(result["since"]) if result.get("since") else now
     if now - since < actions.pipeline.start_timeout / 3:
         return None
-    actual = _lookup(forge, name, job)
+    actual = lookup(forge, name, job)
     return actual if actual.head_sha != change.head_sha else None
 
 
-def _lookup(forge: Forge, name: str, job: StepJob) -> Change:
+def lookup(forge: Forge, name: str, job: StepJob) -> Change:
+    """The step's pull request, which must still exist."""
     assert job.forge_key is not None
     found = forge.get_change(name, job.forge_key)
     if found is None:
@@ -126,7 +119,8 @@ def commits(change: Change) -> dict[str, Any]:
     return {"head_sha": change.head_sha, "merge_sha": change.merge_sha, "url": change.url}
 
 
-def _repository(actions: Actions, job: StepJob) -> str:
+def repository(actions: Actions, job: StepJob) -> str:
+    """The full name of the repository the step's pull request is in."""
     from bot.workflow import bulk
     from bot.workflow.changes import load_spec, repository_for
 
@@ -152,12 +146,12 @@ def _plan(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: str
                             ip.PLAN_WORKFLOW)
     running = [c for c in checks if c.status != "completed"]
     if running:
-        return _wait(detail=f"Waiting for the plan of {pr}: {len(running)} of {len(checks)} job(s) running",
+        return Wait(detail=f"Waiting for the plan of {pr}: {len(running)} of {len(checks)} job(s) running",
                             until=_next(actions, job, now), result=result)
     report = ip.report_in(forge.find_comment(name, change.number, ip.PLAN_MARKER) or "")
     broken = [c for c in checks if c.conclusion not in ("success", "skipped", "neutral")]
     if report is None or (report.head and report.head != sha):
-        moved = _lookup(forge, name, job) if report is not None else None
+        moved = lookup(forge, name, job) if report is not None else None
         if moved is not None and moved.head_sha != sha:
             return _plan(actions, job, now, forge, name, moved)
         if broken:
@@ -168,7 +162,7 @@ def _plan(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: str
         return _not_started(actions, job, now, result, f"no plan comment for commit {sha[:12]} on {pr}",
                             ip.PLAN_WORKFLOW)
     if report.skipped:
-        return _done(detail=f"skipped: {report.skipped}; nothing was planned for {pr}",
+        return Done(detail=f"skipped: {report.skipped}; nothing was planned for {pr}",
                             result={"plan": [f"skipped: {report.skipped}"]})
     lines = plan_lines(report)
     if report.failed or broken:
@@ -182,7 +176,7 @@ def _plan(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: str
     gate = destroying_gate(report) if job.kind in (RequestKind.CREATE, RequestKind.CHANGE, RequestKind.BULK) else None
     if gate is not None:
         detail += f"\nStops for an SRE approval: {gate.reasons[0]}"
-    return _done(detail=detail, result={"plan": lines, "totals": [add, changed, destroyed]}, gate=gate)
+    return Done(detail=detail, result={"plan": lines, "totals": [add, changed, destroyed]}, gate=gate)
 
 
 def plan_lines(report: ip.Report) -> list[str]:
@@ -213,7 +207,7 @@ def _apply(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: st
     if result.get("rerun") and result.get("run_id"):
         forge.rerun_failed_jobs(name, int(result["run_id"]))
         result = {"run_id": result["run_id"], "expect_attempt": int(result.get("attempt") or 1) + 1}
-        return _wait(detail=f"Re-running the failed jobs of the apply of {pr}",
+        return Wait(detail=f"Re-running the failed jobs of the apply of {pr}",
                             until=now + timedelta(seconds=actions.pipeline.poll(0)), result=result)
     runs = forge.pipeline_runs(name, ip.APPLY_WORKFLOW, sha)
     if not runs:
@@ -221,18 +215,18 @@ def _apply(actions: Actions, job: StepJob, now: datetime, forge: Forge, name: st
                                                        f"(commit {sha[:12]})", ip.APPLY_WORKFLOW)
     run = runs[0]
     if run.attempt < int(result.get("expect_attempt") or 1):
-        return _wait(detail=f"Waiting for the re-run of the apply of {pr} to start",
+        return Wait(detail=f"Waiting for the re-run of the apply of {pr} to start",
                             until=_next(actions, job, now), result=result)
     if run.conclusion == "skipped" or run.detail:
-        return _done(detail=f"skipped: {run.detail or 'the run was skipped'}; nothing was applied for {pr}")
+        return Done(detail=f"skipped: {run.detail or 'the run was skipped'}; nothing was applied for {pr}")
     keep = {"run_id": run.id, "attempt": run.attempt, "url": run.url}
     if run.status != "completed":
-        return _wait(detail=f"Waiting for the apply of {pr}: {run.url} is {run.status.replace('_', ' ')}",
+        return Wait(detail=f"Waiting for the apply of {pr}: {run.url} is {run.status.replace('_', ' ')}",
                             until=_next(actions, job, now), result={**result, **keep})
     attempt = f" (attempt {run.attempt})" if run.attempt > 1 else ""
     if run.conclusion == "success":
         done = "destroyed its removed units" if actions.ctx.platform.infra_pipeline == "atlantis" else "applied"
-        return _done(detail=f"The pipeline {done} for {pr}{attempt}: {run.url}", result=keep)
+        return Done(detail=f"The pipeline {done} for {pr}{attempt}: {run.url}", result=keep)
     jobs = forge.pipeline_jobs(name, run.id)
     failed = [j for j in jobs if j.conclusion not in ("success", "skipped", "neutral", None)] or jobs[:1]
     if not failed:
@@ -276,7 +270,7 @@ def _not_started(actions: Actions, job: StepJob, now: datetime, result: dict[str
         raise PermanentError(f"{what} after {minutes} minutes: the workflow {workflow} is missing, disabled, or not "
                              "allowed to run (check the infra repository's Actions settings; docs/pipeline.md). "
                              f"Once it runs, retry the request (launchpad retry {job.request_id}).")
-    return _wait(detail=f"Waiting for the pipeline: {what} yet", until=_next(actions, job, now),
+    return Wait(detail=f"Waiting for the pipeline: {what} yet", until=_next(actions, job, now),
                         result={**result, "since": since.isoformat()})
 
 

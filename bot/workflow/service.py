@@ -210,18 +210,17 @@ class WorkflowService:
     def _plan_create(self, spec_data: dict[str, Any], actor: Actor) -> _CreatePlan:
         """Every check and the rendering of a create/change, from a snapshot of the service (no row lock)."""
         spec = parse_spec(spec_data, self.ctx.platform, self.ctx.blueprints)
-        with self.store.session() as s:
+        with self.store.read_session() as s:  # reads only; the transaction that writes checks `basis` again
             svc = s.scalar(select(m.Service).where(m.Service.name == spec.name))
             active = svc is not None and svc.active
             previous = _stored_spec(svc, self.ctx) if active else None
             kind = RequestKind.CHANGE if active else RequestKind.CREATE
             existing_envs = self._check_create(s, spec, svc, actor)
-            basis = _basis(svc, self._env_names(s, svc))
+            basis = _basis(svc, existing_envs if active else self._env_names(s, svc))
             bindings = svc.bindings if svc is not None else None
             owner = spec.owner or (svc.owner if active and svc is not None else actor.id)
-            _refuse_unchanged(s, self._pinned(spec, spec_data, previous, actor).model_copy(update={"owner": owner}),
-                              previous, svc)
-        spec = self._pinned(spec, spec_data, previous, actor)
+            spec = self._pinned(spec, spec_data, previous, actor)
+            _refuse_unchanged(s, spec, previous, svc)  # it compares with the recorded owner filled in
         promotion.refuse_owned_changes(spec, previous, self.ctx.platform)
         spec = spec.model_copy(update={"owner": owner})
         envs = [e.name for e in spec.environments]
