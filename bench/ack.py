@@ -41,7 +41,7 @@ import yaml
 
 from tests.slack import payloads
 from tests.support.slack_server import SlackServer
-from tests.support.socket_mode_server import Envelope, SocketModeServer, slash_command_payload
+from tests.support.socket_mode_server import Envelope, SocketModeServer, iter_latencies, slash_command_payload
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
@@ -200,7 +200,7 @@ def _socket_burst(sm: SocketModeServer, slack: SlackServer, n: int, *, refresh: 
 
 
 def _envelope_summary(envelopes: list[Envelope]) -> dict[str, Any]:
-    acked = [e.latency for e in envelopes if e.latency is not None]
+    acked = list(iter_latencies(envelopes))
     return summary(acked, len(envelopes) - len(acked))
 
 

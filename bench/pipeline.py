@@ -15,7 +15,6 @@ budgets of 5,000 an hour for an installation); the steps take the PR's head and 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +33,7 @@ from provisioners.forge.retry import RetryPolicy
 from provisioners.forge.router import ForgeRouter
 from provisioners.plan import RenderContext
 from provisioners.platform import PlatformConfig
-from provisioners.spec import parse_spec
+from provisioners.spec import ServiceSpec, parse_spec
 from tests.support.github_server import GRAPHQL_PATH, GitHubServer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,13 +43,12 @@ REPO = "platform/infra-live"
 RUN_MINUTES = 10.0
 HOURLY_BUDGET = 5000  # GitHub: per installation (or token) and per API, REST and GraphQL apart
 BASELINE_POLL_SECONDS = 15.0
-PIPELINE_READS = re.compile(r"/(check-runs|actions/|issues/\d+/comments)")
 
 
-def _spec(i: int, ctx: RenderContext) -> dict[str, Any]:
+def _spec(i: int, ctx: RenderContext) -> ServiceSpec:
     data = {"name": f"svc-{i:02d}", "team": "search", "blueprint": "worker", "owner": "U0DEV",
             "environments": [{"name": "devel"}]}
-    return parse_spec(data, ctx.platform, ctx.blueprints).model_dump(mode="json")
+    return parse_spec(data, ctx.platform, ctx.blueprints)
 
 
 def run(requests: int = 50, *, api: str = "graphql", write: bool = True) -> dict[str, Any]:
@@ -69,12 +67,11 @@ def run(requests: int = 50, *, api: str = "graphql", write: bool = True) -> dict
         jobs: dict[int, StepJob] = {}
         due: dict[int, datetime] = {}
         for i in range(requests):
-            spec = _spec(i, ctx)
-            parsed = parse_spec(spec, ctx.platform, ctx.blueprints)
+            parsed = _spec(i, ctx)
             cs: ChangeSet = terragrunt.render(parsed, ctx)
             change = forge.open_change(REPO, f"{i}-infra-1", cs, title=cs.title, body="bench")
             jobs[i] = StepJob(request_id=i, kind=RequestKind.CREATE, service=parsed.name, environments=["devel"],
-                              requester="U0DEV", spec=spec, previous_spec=None, bindings=None,
+                              requester="U0DEV", spec=parsed.model_dump(mode="json"), previous_spec=None, bindings=None,
                               step_kind=StepKind.WAIT_PLAN, repo="infra", repo_index=0,
                               forge_key=f"{i}-infra-1", title="wait", attempts=0, opened_pr=change.number,
                               pr=commits(change))  # what open_pr recorded

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.delivery import PIPELINE_READS
 from bot.workflow.api import State
 from tests.faults.support import GitHubWorld, build_world, web_spec
 from tests.support.github_server import GitHubServer
 from tests.workflow.support import ALICE, Recorder
 
 INFRA = "platform/infra-live"
-PIPELINE_READS = r"/(check-runs|actions/|issues/\d+/comments)"
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def test_a_request_follows_plan_and_apply_with_conditional_polls(world: tuple[Gi
     plan = next(t for t in texts(recorder) if t.startswith("Plan of PR #1 in infra"))
     assert "devel/search/ranking-web/security-group (plan): +1 ~0 -0" in plan
     assert any(t.startswith("The pipeline applied for PR #1 in infra") for t in texts(recorder))
-    reads = w.server.calls_matching("GET", PIPELINE_READS)
+    reads = w.server.calls_matching("GET", PIPELINE_READS.pattern)
     assert reads and all(c.repos == (INFRA,) for c in reads)
     assert any(c.status == 304 for c in reads), "a poll of an unchanged answer is conditional"
     charged = [c for c in reads if c.status != 304]

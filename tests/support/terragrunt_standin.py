@@ -94,8 +94,6 @@ def fail(message):
     err(f"\u2502   on main.tf line 1, in resource \"{resources[0].split('.')[0]}\" \"this\":")
     sys.exit(1)
 
-verbs = {"plan": "plan", "apply": "apply", "destroy": "destroy", "show": "show"}
-verb = "destroy" if command == "plan" and "-destroy" in tofu else verbs.get(command, command)
 if command == "show":
     plan_file = tofu[-1]
     out(Path(plan_file).read_text())
