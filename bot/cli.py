@@ -25,6 +25,7 @@ from bot.commands import infra as infra_commands
 from bot.commands import plan as plan_commands
 from bot.commands import requests as request_commands
 from bot.commands import serve as serve_commands
+from bot.commands.requests import one_line
 from bot.config import Settings, mask_url, settings_problems
 from bot.logs import configure_logging, scrub
 from provisioners.errors import LaunchPadError
@@ -71,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"launchpad: invalid settings: {settings_problems(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:  # the YAML file itself (unreadable, not YAML, not a mapping)
-        print(f"launchpad: invalid settings: {' '.join(str(exc).split())}", file=sys.stderr)
+        print(f"launchpad: invalid settings: {one_line(str(exc))}", file=sys.stderr)
         return 2
     configure_logging(settings)
     log.debug("running %s", args.command)
@@ -95,19 +96,15 @@ def error_line(exc: BaseException, settings: Settings) -> str:
         data_dir = str(settings.data_dir)
         if str(exc.filename).startswith(data_dir) or data_dir.startswith(str(exc.filename)):
             hint = "; set LAUNCHPAD_DATA_DIR to a directory you can write"
-        return _one_line(f"{exc.filename}: {what}{hint}")
+        return one_line(f"{exc.filename}: {what}{hint}")
     if isinstance(exc, SQLAlchemyError):
-        detail = scrub(_one_line(str(getattr(exc, "orig", None) or exc)))
+        detail = scrub(one_line(str(getattr(exc, "orig", None) or exc)))
         return (f"database error ({detail}) at {mask_url(settings.effective_database_url())}; check "
                 "LAUNCHPAD_DATABASE_URL and that the database is reachable")
     if isinstance(exc, LaunchPadError | ValueError | RuntimeError):
-        return scrub(_one_line(str(exc)))
-    return scrub(_one_line(f"unexpected error ({type(exc).__name__}: {exc}); run again with "
+        return scrub(one_line(str(exc)))
+    return scrub(one_line(f"unexpected error ({type(exc).__name__}: {exc}); run again with "
                            "LAUNCHPAD_LOG_LEVEL=DEBUG for the traceback, and report it"))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 if __name__ == "__main__":

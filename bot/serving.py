@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -36,14 +36,8 @@ class Runtime:
     metrics: Any
     wsgi: Any
     jobs: Any = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
 
     def close(self) -> None:
-        for close in self.closers:
-            try:
-                close()
-            except Exception:  # closing is best effort; one failure must not keep the others open
-                log.exception("closing the runtime")
         if self.jobs is not None:
             self.jobs.shutdown(wait=False)  # a step cut short is resumed by the next worker when its lease expires
         self.notifier.close()

@@ -49,6 +49,12 @@ class ResetRateLimited(AwsError):
         super().__init__(message)
         self.retry_at = retry_at
 
+    @classmethod
+    def over(cls, user: str, resets: int, per_hour: int, retry_at: datetime) -> ResetRateLimited:
+        """The refusal every limiter gives (in memory or in the database), worded once."""
+        return cls(f"{user}'s console password was reset {resets} times in the last hour (limit {per_hour}); "
+                   f"try again after {retry_at:%H:%M} UTC or ask an SRE", retry_at)
+
 
 class InvalidDomain(AwsError):
     """The text given to `lookup` is not a hostname."""

@@ -174,10 +174,8 @@ class InMemoryResetLimiter:
         with self._lock:
             window = self._window(user, now)
             if len(window) >= self.per_hour:
-                retry_at = datetime.fromtimestamp(window[0] + self.WINDOW_SECONDS, UTC)
-                raise ResetRateLimited(
-                    f"{user}'s console password was reset {len(window)} times in the last hour (limit "
-                    f"{self.per_hour}); try again after {retry_at:%H:%M} UTC or ask an SRE", retry_at)
+                raise ResetRateLimited.over(user, len(window), self.per_hour,
+                                            datetime.fromtimestamp(window[0] + self.WINDOW_SECONDS, UTC))
 
     def record(self, user: str) -> None:
         now = self._clock()

@@ -103,15 +103,12 @@ class StoreResetLimiter:
 
     def check(self, user: str) -> None:
         now = self._now()
-        with self.store.session() as s:
+        with self.store.read_session() as s:
             times = s.scalars(select(m.PasswordResetRecord.at).where(
                 m.PasswordResetRecord.iam_user == user, m.PasswordResetRecord.at > now - self.WINDOW)
                 .order_by(m.PasswordResetRecord.at)).all()
         if len(times) >= self.per_hour:
-            retry_at = times[0] + self.WINDOW
-            raise ResetRateLimited(
-                f"{user}'s console password was reset {len(times)} times in the last hour (limit {self.per_hour}); "
-                f"try again after {retry_at:%H:%M} UTC or ask an SRE", retry_at)
+            raise ResetRateLimited.over(user, len(times), self.per_hour, times[0] + self.WINDOW)
 
     def record(self, user: str, actor: str = "") -> None:
         with self.store.session() as s:

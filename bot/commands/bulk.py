@@ -19,7 +19,6 @@ from typing import Any, TextIO
 from bot.commands.requests import _after_submit, _handler, _print_request, _services, add_as_sre, cli_actor
 from bot.config import Settings
 from bot.workflow.api import BulkPreview
-from bot.workflow.arguments import USAGE as USAGE  # re-exported: the CLI's usage line
 from bot.workflow.arguments import BulkUsageError as BulkUsageError
 from bot.workflow.arguments import add_arguments, to_bulk_args
 from bot.workflow.arguments import parse_bulk as parse_bulk

@@ -19,12 +19,10 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from alembic.util import CommandError as AlembicCommandError
-from sqlalchemy.exc import SQLAlchemyError
 
 from bot.commands.plan import read_spec_file
 from bot.config import Settings, mask_url
 from bot.jobs import work
-from bot.logs import scrub
 from bot.services import Services, build_services, render_context, startup_problems
 from bot.store.database import SchemaOutdated, Store
 from bot.workflow.api import (
@@ -194,7 +192,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings, out: TextIO) -> int:
             step = r.failed_step() if r.state == State.FAILED else r.current_step()
             where = f" at step {step.position + 1}: {step.title}" if step and not r.state.finished else ""
             if r.state == State.FAILED and step is not None:
-                where = f" at step {step.position + 1}: {_one_line(step.error or step.title)}"
+                where = f" at step {step.position + 1}: {one_line(step.error or step.title)}"
             print(f"  #{r.id:<5} {r.state.value:<9} {r.kind.value:<7} {r.service} ({', '.join(r.environments)}) "
                   f"by {r.requester}{where}", file=out)
         if not reqs:
@@ -494,17 +492,12 @@ def _handler(fn: Handler) -> Callable[[argparse.Namespace, Settings], int]:
         except InvalidSpecError as exc:
             print(f"launchpad {args.command}: invalid service spec: {exc.one_line()}", file=sys.stderr)
         except NotFound as exc:
-            print(f"launchpad {args.command}: {_one_line(str(exc))}{where_we_look(settings)}", file=sys.stderr)
+            print(f"launchpad {args.command}: {one_line(str(exc))}{where_we_look(settings)}", file=sys.stderr)
         except (LaunchPadError, SchemaOutdated, PolicyError) as exc:
-            print(f"launchpad {args.command}: {_one_line(str(exc))}", file=sys.stderr)
+            print(f"launchpad {args.command}: {one_line(str(exc))}", file=sys.stderr)
         except RuntimeError as exc:
-            print(f"launchpad {args.command}: {_one_line(str(exc))}", file=sys.stderr)
-        except SQLAlchemyError as exc:
-            detail = scrub(_one_line(str(getattr(exc, "orig", None) or exc)))
-            print(f"launchpad {args.command}: database error ({detail}) at "
-                  f"{mask_url(settings.effective_database_url())}; check LAUNCHPAD_DATABASE_URL and that the "
-                  "database is reachable", file=sys.stderr)
-        return 1
+            print(f"launchpad {args.command}: {one_line(str(exc))}", file=sys.stderr)
+        return 1  # anything else (a database error, say) reaches bot.cli.main, which says it in one line
 
     return run
 
@@ -563,10 +556,10 @@ def _print_request(info: RequestInfo, out: TextIO) -> None:
         if step.decided_by:
             extra += f"  decided by {step.decided_by}" + (f": {step.decision_reason}" if step.decision_reason else "")
         if step.error and step.state in (State.FAILED, State.PENDING):
-            extra += f"  ({_one_line(step.error)})"
+            extra += f"  ({one_line(step.error)})"
         print(f"  {step.position + 1:>2}. {MARKS[step.state]} {step.title}{extra}", file=out)
     if info.error and info.state == State.FAILED:
-        print(f"  Error: {_one_line(info.error)}", file=out)
+        print(f"  Error: {one_line(info.error)}", file=out)
 
 
 def _cursor(info: RequestInfo) -> int:
@@ -591,5 +584,6 @@ def _login() -> str:
         return "unknown"
 
 
-def _one_line(text: str) -> str:
+def one_line(text: str) -> str:
+    """A message, whatever its line breaks, on one line of the terminal."""
     return " ".join(text.split())
